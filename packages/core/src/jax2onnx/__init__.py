@@ -1,0 +1,33 @@
+"""jax2onnx: export JAX callables (Flax NNX modules, jax.numpy functions) to ONNX."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import allclose, save_onnx, to_onnx
+from .errors import (
+    ExportOptionError,
+    InputSpecError,
+    Jax2OnnxError,
+    LoweringError,
+    PluginConflictError,
+    PluginLoadError,
+    UnsupportedDtypeError,
+    UnsupportedPrimitiveError,
+)
+from .functions import onnx_function
+
+__all__ = [
+    "ExportOptionError",
+    "InputSpecError",
+    "Jax2OnnxError",
+    "LoweringError",
+    "PluginConflictError",
+    "PluginLoadError",
+    "UnsupportedDtypeError",
+    "UnsupportedPrimitiveError",
+    "allclose",
+    "onnx_function",
+    "save_onnx",
+    "to_onnx",
+]

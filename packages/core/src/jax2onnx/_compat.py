@@ -1,0 +1,143 @@
+"""Every JAX version shim lives here; the rest of jax2onnx imports JAX internals only from this module.
+
+Supported: jax 0.10.x with flax 0.12.x (see the distributions' metadata).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import jax
+import jax.extend.core as jex_core
+from jax import export as jax_export
+
+ClosedJaxpr = jex_core.ClosedJaxpr
+Jaxpr = jex_core.Jaxpr
+JaxprEqn = jex_core.JaxprEqn
+Literal = jex_core.Literal
+Var = jex_core.Var
+DropVar = jex_core.DropVar
+
+symbolic_shape = jax_export.symbolic_shape
+SymbolicScope = jax_export.SymbolicScope
+
+
+def enable_x64(enabled: bool):
+    """Context manager switching 64-bit mode for the duration of a trace."""
+    return jax.enable_x64(enabled)
+
+
+_DIM_EXPR_TYPE = type(symbolic_shape("_probe")[0])
+
+
+def is_symbolic_dim(d: Any) -> bool:
+    return isinstance(d, _DIM_EXPR_TYPE)
+
+
+def source_line(eqn: Any) -> str:
+    """'file:line (function)' of the user's code that produced an equation."""
+    try:
+        from jax.extend import source_info_util
+
+        return source_info_util.summarize(eqn.source_info)
+    except Exception:  # source info is best-effort: never fail an export on it
+        return "<unknown source>"
+
+
+def sub_jaxprs(params: dict) -> list:
+    """Closed or open jaxprs found in an equation's params (for inlining and scans)."""
+    return list(jex_core.jaxprs_in_params(params))
+
+
+_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z_0-9]*)|(.))")
+
+
+def evaluate_dim(expr: Any, env: dict[str, Any], ops: "DimOps") -> Any:
+    """Evaluates a symbolic dimension expression, mapping symbols through ``env``.
+
+    Uses the printed form of the expression (``2*B + 1``, ``floordiv(B, 2)``, ``mod(B, 3)``,
+    ``max(B, 1)``, ``B^2``), which is what JAX documents for shape polymorphism.
+    """
+    tokens = [(m.group(1), m.group(2), m.group(3)) for m in _TOKEN.finditer(str(expr))]
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else (None, None, None)
+
+    def take(ch=None):
+        nonlocal pos
+        tok = peek()
+        if ch is not None and tok[2] != ch:
+            raise ValueError(f"cannot parse dimension expression {expr!r}")
+        pos += 1
+        return tok
+
+    def parse_sum():
+        value = parse_product()
+        while peek()[2] in ("+", "-"):
+            sign = take()[2]
+            rhs = parse_product()
+            value = ops.add(value, rhs) if sign == "+" else ops.sub(value, rhs)
+        return value
+
+    def parse_product():
+        value = parse_power()
+        while peek()[2] == "*":
+            take()
+            value = ops.mul(value, parse_power())
+        return value
+
+    def parse_power():
+        value = parse_atom()
+        if peek()[2] == "^":
+            take()
+            exponent = int(take()[0])
+            result = value
+            for _ in range(exponent - 1):
+                result = ops.mul(result, value)
+            value = result
+        return value
+
+    def parse_atom():
+        number, name, sym = take()
+        if number is not None:
+            return int(number)
+        if sym == "-":
+            return ops.mul(-1, parse_atom())
+        if sym == "(":
+            value = parse_sum()
+            take(")")
+            return value
+        if name in ("floordiv", "mod", "max", "min", "non_negative"):
+            take("(")
+            args = [parse_sum()]
+            while peek()[2] == ",":
+                take()
+                args.append(parse_sum())
+            take(")")
+            if name == "non_negative":
+                return ops.max(args[0], 0)
+            return getattr(ops, name)(*args)
+        if name is not None:
+            if name not in env:
+                raise KeyError(name)
+            return env[name]
+        raise ValueError(f"cannot parse dimension expression {expr!r}")
+
+    result = parse_sum()
+    if pos != len(tokens):
+        raise ValueError(f"cannot parse dimension expression {expr!r}")
+    return result
+
+
+class DimOps:
+    """Integer arithmetic used by evaluate_dim; the graph builder supplies one emitting ONNX nodes."""
+
+    add: Callable
+    sub: Callable
+    mul: Callable
+    floordiv: Callable
+    mod: Callable
+    max: Callable
+    min: Callable

@@ -1,0 +1,47 @@
+"""The exception hierarchy: every error jax2onnx raises on purpose is a Jax2OnnxError."""
+
+from __future__ import annotations
+
+
+class Jax2OnnxError(Exception):
+    """Root of every error raised by jax2onnx."""
+
+
+class InputSpecError(Jax2OnnxError, ValueError):
+    """An input spec (shape, dtype, symbolic dim) could not be understood."""
+
+
+class ExportOptionError(Jax2OnnxError, ValueError):
+    """An option passed to to_onnx/save_onnx/allclose is invalid."""
+
+
+class UnsupportedPrimitiveError(Jax2OnnxError):
+    """No installed plugin lowers a JAX primitive (or a named call) used by the function."""
+
+    def __init__(self, primitive: str, source: str, searched: list[str]):
+        self.primitive = primitive
+        self.source = source
+        self.searched = searched
+        packages = ", ".join(searched) if searched else "none installed"
+        super().__init__(
+            f"No lowering for JAX primitive '{primitive}' (used at {source}).\n"
+            f"Plugin packages searched: {packages}.\n"
+            "Install a plugin package that lowers it, or write one: see the plugin guide "
+            "(a distribution registering the 'jax2onnx.plugins' entry-point group)."
+        )
+
+
+class UnsupportedDtypeError(Jax2OnnxError):
+    """A lowering does not support the dtype it was given."""
+
+
+class LoweringError(Jax2OnnxError):
+    """A lowering rule failed or rejected its parameters."""
+
+
+class PluginLoadError(Jax2OnnxError):
+    """A plugin package or one of its modules could not be imported."""
+
+
+class PluginConflictError(Jax2OnnxError):
+    """Two plugin packages claim the same target with the same priority."""

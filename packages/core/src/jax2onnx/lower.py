@@ -1,0 +1,243 @@
+"""Lowering: walks a jaxpr's equations and hands each to the rule a plugin registered for it."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+import onnx_ir as ir
+
+from . import _compat
+from .builder import GraphBuilder, Namer, onnx_dtype, tensor_type
+from .errors import Jax2OnnxError, LoweringError, UnsupportedDtypeError, UnsupportedPrimitiveError
+from .plugin import CALL_PREFIX
+from .trace import CALL_NAME_PREFIX, CallTable
+
+# Call-like primitives whose body is inlined unless a plugin claims them: primitive -> param.
+INLINED_CALLS = {
+    "jit": "jaxpr",
+    "pjit": "jaxpr",
+    "closed_call": "call_jaxpr",
+    "core_call": "call_jaxpr",
+    "named_call": "call_jaxpr",
+    "custom_jvp_call": "call_jaxpr",
+    "custom_vjp_call": "call_jaxpr",
+    "custom_vjp_call_jaxpr": "fun_jaxpr",
+    "checkpoint": "jaxpr",
+    "remat": "jaxpr",
+    "custom_lin": "jaxpr",
+}
+
+
+class Converter:
+    """Lowers jaxprs into graph builders; one per export."""
+
+    def __init__(self, registry: Any, opset: int, double: bool, calls: CallTable, namer: Namer):
+        self.registry = registry
+        self.opset = opset
+        self.double = double
+        self.calls = calls
+        self.namer = namer
+        self.functions: dict[tuple, ir.Function] = {}
+
+    def lower_jaxpr(self, builder: GraphBuilder, jaxpr: Any, consts: Sequence[ir.Value],
+                    inputs: Sequence[ir.Value]) -> list[ir.Value]:
+        """Inlines ``jaxpr`` (open or closed) into ``builder``; returns its outputs."""
+        if isinstance(jaxpr, _compat.ClosedJaxpr):
+            consts = [builder.const(np.asarray(c)) for c in jaxpr.consts]
+            jaxpr = jaxpr.jaxpr
+        env: dict[Any, ir.Value] = {}
+        for var, value in zip(jaxpr.constvars, consts):
+            env[var] = value
+        for var, value in zip(jaxpr.invars, inputs):
+            env[var] = value
+
+        def read(atom: Any) -> ir.Value:
+            if isinstance(atom, _compat.Literal):
+                return builder.const(np.asarray(atom.val, dtype=atom.aval.dtype))
+            return env[atom]
+
+        for eqn in jaxpr.eqns:
+            outs = self.lower_eqn(builder, eqn, [read(v) for v in eqn.invars])
+            for var, value in zip(eqn.outvars, outs):
+                if not isinstance(var, _compat.DropVar):
+                    env[var] = value
+        return [read(v) for v in jaxpr.outvars]
+
+    def lower_eqn(self, builder: GraphBuilder, eqn: Any, inputs: list[ir.Value]) -> list[ir.Value]:
+        name = eqn.primitive.name
+        ctx = LoweringContext(self, builder, eqn)
+        if name in ("jit", "pjit") and str(eqn.params.get("name", "")).startswith(CALL_NAME_PREFIX):
+            outs = self._lower_named_call(ctx, inputs)
+        else:
+            entry = self.registry.lookup(name)
+            if entry is not None:
+                outs = ctx.run(entry.rule, inputs, eqn.params)
+            elif name in INLINED_CALLS:
+                outs = self.lower_jaxpr(builder, eqn.params[INLINED_CALLS[name]], [], inputs)
+            else:
+                raise UnsupportedPrimitiveError(name, _compat.source_line(eqn), self.registry.searched)
+        return ctx.finish(outs)
+
+    def _lower_named_call(self, ctx: "LoweringContext", inputs: list[ir.Value]) -> Any:
+        record = self.calls.records[ctx.eqn.params["name"]]
+        if record.kind == "function":
+            return self.lower_function_call(ctx, record, inputs)
+        entry = self.registry.lookup(CALL_PREFIX + record.target)
+        leaves = list(record.leaves)
+        for slot, value in zip(record.dynamic, inputs):
+            leaves[slot] = value
+        arguments = jax.tree_util.tree_unflatten(record.treedef, leaves)
+        outs = ctx.run(lambda c, *_, **kw: entry.rule(c, **arguments), inputs, {})
+        if outs is NotImplemented:
+            return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
+        return outs
+
+    def lower_function_call(self, ctx: "LoweringContext", record: Any, inputs: list[ir.Value]) -> Any:
+        """Emits a call to an ONNX function built once per distinct traced body."""
+        closed = ctx.eqn.params["jaxpr"]
+        key = (record.target, str(closed.jaxpr), tuple(str(a) for a in ctx.in_avals))
+        function = self.functions.get(key)
+        if function is None:
+            fb = GraphBuilder(self.opset, self.namer, kind="function")
+            fn_inputs = [fb.add_input("x", a.dtype, a.shape) for a in ctx.in_avals]
+            outs = self.lower_jaxpr(fb, closed, [], fn_inputs)
+            outs = [fb.identity(o) if o.producer() is None else o for o in outs]
+            for out, aval in zip(outs, ctx.out_avals):
+                out.type, out.shape = tensor_type(aval.dtype, aval.shape)
+            graph = fb.build(outs, record.target)
+            name = f"{record.target.rsplit('.', 1)[-1]}_{len(self.functions)}"
+            function = ir.Function("jax2onnx.functions", name, graph=graph, attributes=[])
+            self.functions[key] = function
+        ctx.builder.custom_opsets["jax2onnx.functions"] = 1
+        return ctx.builder.op(function.name, inputs, domain="jax2onnx.functions",
+                              num_outputs=len(ctx.out_avals), name=function.name)
+
+
+class _OpProxy:
+    def __init__(self, builder: GraphBuilder):
+        self._builder = builder
+
+    def __getattr__(self, op_type: str) -> Callable[..., Any]:
+        def emit(*inputs: ir.Value | None, _outputs: int = 1, _domain: str = "", **attrs: Any):
+            return self._builder.op(op_type, inputs, attrs, domain=_domain, num_outputs=_outputs)
+
+        return emit
+
+
+class LoweringContext:
+    """What a rule sees: the equation, its abstract values, and node-emitting helpers.
+
+    ``ctx.op.Add(x, y)`` emits a node (attributes as keywords, ``_outputs=n`` for several
+    outputs); ``ctx.const``, ``ctx.dim``, ``ctx.shape_tensor``, ``ctx.cast`` cover the rest.
+    """
+
+    def __init__(self, converter: Converter, builder: GraphBuilder, eqn: Any):
+        self.converter = converter
+        self.builder = builder
+        self.eqn = eqn
+        self.op = _OpProxy(builder)
+
+    @property
+    def opset(self) -> int:
+        return self.converter.opset
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.eqn.params)
+
+    @property
+    def in_avals(self) -> list[Any]:
+        return [v.aval for v in self.eqn.invars]
+
+    @property
+    def out_avals(self) -> list[Any]:
+        return [v.aval for v in self.eqn.outvars]
+
+    @property
+    def source(self) -> str:
+        return _compat.source_line(self.eqn)
+
+    def const(self, value: Any, dtype: Any = None) -> ir.Value:
+        return self.builder.const(value, dtype)
+
+    def dim(self, d: Any) -> ir.Value:
+        return self.builder.dim(d)
+
+    def shape_tensor(self, dims: Sequence[Any]) -> ir.Value:
+        return self.builder.shape_tensor(dims)
+
+    def cast(self, x: ir.Value, dtype: Any, from_dtype: Any = None) -> ir.Value:
+        """Casts ``x`` to ``dtype``; no node when its dtype (known, or given as ``from_dtype``) matches."""
+        target = onnx_dtype(dtype)
+        if x.dtype == target or (from_dtype is not None and onnx_dtype(from_dtype) == target):
+            return x
+        return self.op.Cast(x, to=target)
+
+    def const_value(self, x: ir.Value) -> np.ndarray | None:
+        """The value of ``x`` if it is a known constant, else None."""
+        if x.const_value is not None:
+            return x.const_value.numpy()
+        node = x.producer()
+        if node is not None and node.op_type == "Constant" and "value" in node.attributes:
+            return node.attributes["value"].as_tensor().numpy()
+        return None
+
+    def lower_jaxpr(self, jaxpr: Any, *inputs: ir.Value) -> list[ir.Value]:
+        """Inlines a sub-jaxpr here (for rules that fall back to a body)."""
+        return self.converter.lower_jaxpr(self.builder, jaxpr, [], list(inputs))
+
+    def subgraph(self, jaxpr: Any, input_avals: Sequence[Any], name: str,
+                 extra_inputs: Sequence[tuple[str, Any, Sequence[Any]]] = (),
+                 wrap_outputs: Callable[[GraphBuilder, list[ir.Value], list[ir.Value]], list[ir.Value]] | None = None,
+                 ) -> ir.Graph:
+        """Builds ``jaxpr`` as a control-flow body graph (If/Loop/Scan); it may read outer values.
+
+        ``extra_inputs`` (name, dtype, shape) come first in the body's inputs (a Loop's
+        iteration count and condition) and are passed to ``wrap_outputs`` with the jaxpr's
+        inputs and outputs, which returns the body's final outputs.
+        """
+        sub = GraphBuilder(self.opset, self.converter.namer, kind="subgraph", parent=self.builder)
+        extras = [sub.add_input(n, dt, shp) for n, dt, shp in extra_inputs]
+        body_inputs = [sub.add_input(f"{name}_in", a.dtype, a.shape) for a in input_avals]
+        outs = self.converter.lower_jaxpr(sub, jaxpr, [], body_inputs)
+        if wrap_outputs is not None:
+            outs = wrap_outputs(sub, extras, outs)
+        final: list[ir.Value] = []
+        produced_here = {id(n) for n in sub.nodes}
+        for out in outs:
+            # A body output must be produced inside the body, once.
+            if out.producer() is None or id(out.producer()) not in produced_here or out in final:
+                out = sub.identity(out)
+            final.append(out)
+        return sub.build(final, self.converter.namer.fresh(name))
+
+    def fail(self, message: str) -> LoweringError:
+        return LoweringError(f"{self.eqn.primitive.name} at {self.source}: {message}")
+
+    def unsupported_dtype(self, dtype: Any, supported: str) -> UnsupportedDtypeError:
+        return UnsupportedDtypeError(
+            f"{self.eqn.primitive.name} at {self.source}: dtype {np.dtype(dtype).name} is not supported "
+            f"(supported: {supported})")
+
+    def run(self, rule: Callable, inputs: list[ir.Value], params: dict[str, Any]) -> Any:
+        try:
+            return rule(self, *inputs, **params)
+        except Jax2OnnxError:
+            raise
+        except Exception as exc:
+            raise LoweringError(
+                f"Lowering '{self.eqn.primitive.name}' at {self.source} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def finish(self, outs: Any) -> list[ir.Value]:
+        if isinstance(outs, ir.Value):
+            outs = [outs]
+        outs = list(outs)
+        if len(outs) != len(self.eqn.outvars):
+            raise self.fail(f"the rule returned {len(outs)} outputs, the equation has {len(self.eqn.outvars)}")
+        for out, aval in zip(outs, self.out_avals):
+            if out.type is None:
+                out.type, out.shape = tensor_type(aval.dtype, aval.shape)
+        return outs

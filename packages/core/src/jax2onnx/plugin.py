@@ -1,0 +1,165 @@
+"""The plugin API: what a plugin package declares and how its lowering rules register.
+
+A plugin distribution registers a :class:`PluginIndex` under the ``jax2onnx.plugins``
+entry-point group. The index names, per module, the targets the module lowers, so core can
+import a module only when a conversion needs one of its targets. Inside the module, rules
+register with :func:`lowering` (a JAX primitive) or :func:`call_lowering` (a named
+high-level call such as ``jax.nn.gelu``), each with its metadata and testcases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping, Sequence
+
+CALL_PREFIX = "call:"
+
+
+@dataclasses.dataclass(frozen=True)
+class Testcase:
+    """A callable plus input specs that the testing kit exports, runs and compares with JAX.
+
+    ``inputs`` are input specs as for ``to_onnx``: shape tuples whose string entries are
+    symbolic dims, ``jax.ShapeDtypeStruct``s, or arrays. ``input_dtypes`` gives a dtype per
+    shape-tuple input (default float32). ``fn`` is the callable, or ``factory`` builds it
+    when the test runs (models are built lazily so that reading metadata stays cheap).
+    """
+
+    name: str
+    fn: Callable | None = None
+    inputs: Sequence[Any] = ()
+    input_dtypes: Sequence[Any] | None = None
+    factory: Callable[[], Callable] | None = None
+    input_params: Mapping[str, Any] | None = None
+    input_values: Callable[[Any, Sequence[tuple]], Sequence[Any]] | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    x64: bool = True
+    opsets: Sequence[int] | None = None
+    expect_ops: Sequence[str] | None = None
+    forbid_ops: Sequence[str] = ("Identity",)
+    check_model: Callable[[Any], None] | None = None
+    dim_sizes: Sequence[int] = (2, 5)
+    skip: str | None = None
+
+    def build(self) -> Callable:
+        if self.factory is not None:
+            return self.factory()
+        if self.fn is None:
+            raise ValueError(f"testcase {self.name!r} has neither fn nor factory")
+        return self.fn
+
+
+@dataclasses.dataclass
+class Lowering:
+    """One row of coverage: a target, its rule (None for a metadata-only row) and metadata."""
+
+    target: str
+    rule: Callable | None
+    component: str
+    onnx: tuple[str, ...]
+    since: str
+    doc: str = ""
+    testcases: tuple[Testcase, ...] = ()
+    via: tuple[str, ...] = ()
+    bind: Callable | None = None
+    when: Callable[..., bool] | None = None
+    module: str = ""
+    distribution: str = ""
+
+    @property
+    def is_call(self) -> bool:
+        return self.target.startswith(CALL_PREFIX)
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginIndex:
+    """What a plugin distribution offers, cheap to import: module name -> targets it lowers.
+
+    Targets are JAX primitive names (``"add"``) or named calls (``"call:jax.nn.gelu"``).
+    ``coverage_modules`` hold metadata-only rows (components that lower through other rules).
+    Between two distributions claiming one target, the higher ``priority`` wins; equal
+    priorities are a conflict error.
+    """
+
+    distribution: str
+    modules: Mapping[str, Sequence[str]]
+    coverage_modules: Sequence[str] = ()
+    priority: int = 0
+
+
+_registered: dict[str, list[Lowering]] = {}
+
+
+def _add(entry: Lowering) -> None:
+    _registered.setdefault(entry.module, []).append(entry)
+
+
+def lowering(
+    *primitives: str,
+    component: str,
+    onnx: Sequence[str],
+    since: str,
+    doc: str = "",
+    testcases: Sequence[Testcase] = (),
+) -> Callable[[Callable], Callable]:
+    """Registers ``rule(ctx, *inputs, **params)`` as the lowering of one or more JAX primitives.
+
+    The rule receives the equation's inputs as graph values and its params as keywords,
+    emits nodes through ``ctx`` and returns one value or a sequence of values.
+    """
+
+    def decorate(rule: Callable) -> Callable:
+        for i, name in enumerate(primitives):
+            _add(Lowering(name, rule, component if len(primitives) == 1 else component.format(name),
+                          tuple(onnx), since, doc.format(name) if doc else "",
+                          tuple(testcases) if i == 0 else (), module=rule.__module__))
+        return rule
+
+    return decorate
+
+
+def call_lowering(
+    path: str,
+    *,
+    component: str | None = None,
+    onnx: Sequence[str],
+    since: str,
+    doc: str = "",
+    testcases: Sequence[Testcase] = (),
+    when: Callable[..., bool] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Registers ``rule(ctx, **arguments)`` for a named high-level call such as ``jax.nn.gelu``.
+
+    During tracing the function or method at ``path`` is wrapped in a named ``jax.jit`` so the
+    call stays visible in the jaxpr while ``vmap``/``grad``/``jvp`` keep working. The rule gets
+    the call's bound arguments by name, array leaves replaced by graph values; it returns the
+    outputs, or ``NotImplemented`` to inline the call's body instead. ``when(*args, **kwargs)``
+    decides per call whether to wrap at all (for instance only in eval mode).
+    """
+
+    def decorate(rule: Callable) -> Callable:
+        _add(Lowering(CALL_PREFIX + path, rule, component or path, tuple(onnx), since, doc,
+                      tuple(testcases), when=when, module=rule.__module__))
+        return rule
+
+    return decorate
+
+
+def coverage(
+    component: str,
+    *,
+    via: Sequence[str],
+    onnx: Sequence[str] = (),
+    since: str,
+    doc: str = "",
+    testcases: Sequence[Testcase] = (),
+    module: str,
+) -> None:
+    """Declares a metadata-only row: a component that lowers through other rules (``via``)."""
+    _add(Lowering("component:" + component, None, component, tuple(onnx), since, doc,
+                  tuple(testcases), via=tuple(via), module=module))
+
+
+def registered_in(module: str) -> list[Lowering]:
+    return list(_registered.get(module, ()))

@@ -1,0 +1,16 @@
+"""The testing kit: turns plugin testcases into export → check → ONNX Runtime → compare-with-JAX tests.
+
+A plugin package's tests use it as the project's own do::
+
+    from jax2onnx.testing import case_params, run_case
+
+    @pytest.mark.parametrize("case", case_params("acme-jax2onnx-plugins"))
+    def test_lowering(case):
+        run_case(case)
+"""
+
+from __future__ import annotations
+
+from .kit import Case, case_params, collect_cases, run_case
+
+__all__ = ["Case", "case_params", "collect_cases", "run_case"]

@@ -1,0 +1,22 @@
+"""jax2onnx lowerings for jax.lax primitives and named jax.nn calls.
+
+This module is what the ``jax2onnx.plugins`` entry point loads; it must stay cheap to import.
+Each rule module is imported only when a conversion meets one of the targets it lists.
+"""
+
+from jax2onnx.plugin import PluginIndex
+
+plugin_index = PluginIndex(
+    distribution="jax2onnx-plugins-lax",
+    modules={
+        "jax2onnx_lax.elementwise": [
+            "add", "sub", "mul", "div", "max", "min", "pow", "neg", "exp", "log", "tanh",
+            "logistic", "sqrt", "rsqrt", "abs", "integer_pow", "erf", "stop_gradient", "copy",
+            "convert_element_type",
+        ],
+        "jax2onnx_lax.shapes": ["reshape", "broadcast_in_dim", "squeeze", "expand_dims", "transpose"],
+        "jax2onnx_lax.reductions": ["reduce_sum", "reduce_max", "reduce_min"],
+        "jax2onnx_lax.linalg": ["dot_general"],
+        "jax2onnx_lax.nn": ["call:jax.nn.gelu"],
+    },
+)
