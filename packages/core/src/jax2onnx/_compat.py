@@ -6,6 +6,7 @@ Supported: jax 0.10.x with flax 0.12.x (see the distributions' metadata).
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any, Callable
 
 import jax
@@ -35,12 +36,28 @@ def is_symbolic_dim(d: Any) -> bool:
     return isinstance(d, _DIM_EXPR_TYPE)
 
 
-def source_line(eqn: Any) -> str:
-    """'file:line (function)' of the user's code that produced an equation."""
-    try:
-        from jax.extend import source_info_util
+def _library_dirs() -> tuple[str, ...]:
+    import os
+    import sysconfig
 
-        return source_info_util.summarize(eqn.source_info)
+    dirs = [sysconfig.get_paths()["stdlib"]]
+    for name in ("jax", "jaxlib", "flax", "jax2onnx", "jax2onnx_lax", "jax2onnx_nnx"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            dirs.append(os.path.dirname(module.__file__))
+    return tuple(dirs)
+
+
+def source_line(eqn: Any) -> str:
+    """'file:line (function)' of the innermost frame of the user's code that produced an equation."""
+    try:
+        frames = eqn.source_info.traceback.frames
+        library = _library_dirs()
+        for frame in frames:
+            if not frame.file_name.startswith(library):
+                return f"{frame.file_name}:{frame.line_num} ({frame.function_name})"
+        frame = frames[0]
+        return f"{frame.file_name}:{frame.line_num} ({frame.function_name})"
     except Exception:  # source info is best-effort: never fail an export on it
         return "<unknown source>"
 
