@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.extend.core as jex_core
@@ -48,18 +49,16 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(dirs)
 
 
-def source_line(eqn: Any) -> str:
-    """'file:line (function)' of the innermost frame of the user's code that produced an equation."""
+def source_line(eqn: Any) -> str | None:
+    """'file:line (function)' of the innermost user frame that produced an equation, if any."""
     try:
-        frames = eqn.source_info.traceback.frames
         library = _library_dirs()
-        for frame in frames:
+        for frame in eqn.source_info.traceback.frames:
             if not frame.file_name.startswith(library):
                 return f"{frame.file_name}:{frame.line_num} ({frame.function_name})"
-        frame = frames[0]
-        return f"{frame.file_name}:{frame.line_num} ({frame.function_name})"
     except Exception:  # source info is best-effort: never fail an export on it
-        return "<unknown source>"
+        pass
+    return None
 
 
 def sub_jaxprs(params: dict) -> list:
@@ -70,7 +69,7 @@ def sub_jaxprs(params: dict) -> list:
 _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z_0-9]*)|(.))")
 
 
-def evaluate_dim(expr: Any, env: dict[str, Any], ops: "DimOps") -> Any:
+def evaluate_dim(expr: Any, env: dict[str, Any], ops: DimOps) -> Any:
     """Evaluates a symbolic dimension expression, mapping symbols through ``env``.
 
     Uses the printed form of the expression (``2*B + 1``, ``floordiv(B, 2)``, ``mod(B, 3)``,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -174,7 +175,10 @@ def allclose(
     params = dict(input_params or {})
     if isinstance(model_or_path, ir.Model):
         model_or_path = ir.to_proto(model_or_path)
-    source = model_or_path.SerializeToString() if isinstance(model_or_path, onnx.ModelProto) else os.fspath(model_or_path)
+    if isinstance(model_or_path, onnx.ModelProto):
+        source = model_or_path.SerializeToString()
+    else:
+        source = os.fspath(model_or_path)
     session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     flat_inputs = jax.tree_util.tree_leaves(list(inputs))
     feeds = {}
@@ -190,7 +194,8 @@ def allclose(
             ok = False
             messages.append(f"output {i}: shape {g.shape} != JAX {w.shape}")
             continue
-        close = np.allclose(g.astype(np.float64) if g.dtype.kind in "fc" else g, w, rtol=rtol, atol=atol, equal_nan=True)
+        g = g.astype(np.float64) if g.dtype.kind in "fc" else g
+        close = np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
         err = float(np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)))) if g.size else 0.0
         ok &= bool(close)
         messages.append(f"output {i}: max abs error {err:.3g}" + ("" if close else " (NOT close)"))

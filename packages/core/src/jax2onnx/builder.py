@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import onnx_ir as ir
@@ -54,7 +55,7 @@ class GraphBuilder:
     """
 
     def __init__(self, opset: int, namer: Namer, kind: str = "main",
-                 parent: "GraphBuilder | None" = None, metadata: dict[str, str] | None = None):
+                 parent: GraphBuilder | None = None, metadata: dict[str, str] | None = None):
         self.opset = opset
         self.namer = namer
         self.kind = kind
@@ -69,7 +70,7 @@ class GraphBuilder:
         self.custom_opsets: dict[str, int] = {}
 
     @property
-    def root(self) -> "GraphBuilder":
+    def root(self) -> GraphBuilder:
         return self.parent.root if self.kind == "subgraph" and self.parent else self
 
     def add_input(self, hint: str, dtype: Any, shape: Sequence[Any], exact_name: bool = False) -> ir.Value:

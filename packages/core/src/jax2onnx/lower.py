@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -40,6 +41,14 @@ class Converter:
         self.calls = calls
         self.namer = namer
         self.functions: dict[tuple, ir.Function] = {}
+        self._call_sites: list[str] = []
+
+    def source_of(self, eqn: Any) -> str:
+        """The user's line for an equation, or for the call it was inlined from."""
+        line = _compat.source_line(eqn)
+        if line is None:
+            line = self._call_sites[-1] if self._call_sites else "<unknown source>"
+        return line
 
     def lower_jaxpr(self, builder: GraphBuilder, jaxpr: Any, consts: Sequence[ir.Value],
                     inputs: Sequence[ir.Value]) -> list[ir.Value]:
@@ -75,12 +84,16 @@ class Converter:
             if entry is not None:
                 outs = ctx.run(entry.rule, inputs, eqn.params)
             elif name in INLINED_CALLS:
-                outs = self.lower_jaxpr(builder, eqn.params[INLINED_CALLS[name]], [], inputs)
+                self._call_sites.append(ctx.source)
+                try:
+                    outs = self.lower_jaxpr(builder, eqn.params[INLINED_CALLS[name]], [], inputs)
+                finally:
+                    self._call_sites.pop()
             else:
-                raise UnsupportedPrimitiveError(name, _compat.source_line(eqn), self.registry.searched)
+                raise UnsupportedPrimitiveError(name, ctx.source, self.registry.searched)
         return ctx.finish(outs)
 
-    def _lower_named_call(self, ctx: "LoweringContext", inputs: list[ir.Value]) -> Any:
+    def _lower_named_call(self, ctx: LoweringContext, inputs: list[ir.Value]) -> Any:
         record = self.calls.records[ctx.eqn.params["name"]]
         if record.kind == "function":
             return self.lower_function_call(ctx, record, inputs)
@@ -94,7 +107,7 @@ class Converter:
             return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
         return outs
 
-    def lower_function_call(self, ctx: "LoweringContext", record: Any, inputs: list[ir.Value]) -> Any:
+    def lower_function_call(self, ctx: LoweringContext, record: Any, inputs: list[ir.Value]) -> Any:
         """Emits a call to an ONNX function built once per distinct traced body."""
         closed = ctx.eqn.params["jaxpr"]
         key = (record.target, str(closed.jaxpr), tuple(str(a) for a in ctx.in_avals))
@@ -157,7 +170,7 @@ class LoweringContext:
 
     @property
     def source(self) -> str:
-        return _compat.source_line(self.eqn)
+        return self.converter.source_of(self.eqn)
 
     def const(self, value: Any, dtype: Any = None) -> ir.Value:
         return self.builder.const(value, dtype)

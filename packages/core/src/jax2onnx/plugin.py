@@ -10,7 +10,8 @@ high-level call such as ``jax.nn.gelu``), each with its metadata and testcases.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 CALL_PREFIX = "call:"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from .errors import PluginConflictError, PluginLoadError
 from .plugin import CALL_PREFIX, Lowering, PluginIndex, registered_in

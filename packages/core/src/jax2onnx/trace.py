@@ -6,11 +6,11 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
-import importlib
 import inspect
 import itertools
 import sys
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -157,6 +157,8 @@ def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double
     for i, leaf in enumerate(leaves):
         dtype = np.dtype(input_dtypes[i]) if input_dtypes is not None else None
         if isinstance(leaf, tuple):
+            if not all(isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d) for d in leaf):
+                raise InputSpecError(f"input {i}: shape {leaf!r} may hold only ints and symbolic dim names")
             text = ", ".join(str(d) for d in leaf)
             try:
                 shape = _compat.symbolic_shape(text, scope=scope) if text else ()
@@ -176,7 +178,8 @@ def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double
 
 
 def _is_shape(x: tuple) -> bool:
-    return all(isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d) for d in x)
+    """A tuple of dims is a shape spec; a tuple holding specs is a pytree container of inputs."""
+    return not any(isinstance(d, (tuple, list, dict, jax.ShapeDtypeStruct)) or _is_array(d) for d in x)
 
 
 def input_tree(inputs: Sequence[Any]) -> Any:

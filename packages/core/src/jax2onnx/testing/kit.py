@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -104,7 +105,8 @@ def run_case(case: Case) -> Any:
         rng = np.random.default_rng(abs(hash((tc.name, size))) % (2**32))
         args = _make_inputs(tc, env, dtypes, case.double, rng)
         params = dict(tc.input_params or {})
-        feeds = {m.name: np.asarray(v) for m, v in zip(session.get_inputs(), [*jax.tree_util.tree_leaves(args), *params.values()])}
+        values = [*jax.tree_util.tree_leaves(args), *params.values()]
+        feeds = {m.name: np.asarray(v) for m, v in zip(session.get_inputs(), values)}
         got = session.run(None, feeds)
         with _compat.enable_x64(case.double):
             want = [np.asarray(w) for w in jax.tree_util.tree_leaves(fn(*args, **params))]

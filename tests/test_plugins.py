@@ -1,0 +1,117 @@
+"""Plugin discovery: third-party packages through the entry-point group, broken ones, conflicts."""
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from jax2onnx import PluginConflictError, PluginLoadError
+from jax2onnx.plugin import PluginIndex, registered_in
+from jax2onnx.registry import Registry, get_registry
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The fixture plugin distributions, pip-installed into a separate site directory."""
+    target = tmp_path_factory.mktemp("site")
+    for name in ("acme_plugin", "broken_plugin"):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                        "--target", str(target), str(FIXTURES / name)], check=True)
+    return target
+
+
+def _python(site, code, *args):
+    env = dict(os.environ, PYTHONPATH=str(site))
+    return subprocess.run([sys.executable, *args, "-c", textwrap.dedent(code)] if code else [sys.executable, *args],
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_third_party_plugin_is_discovered_and_used(site):
+    result = _python(site, """
+        import numpy as np
+        from acme_jax2onnx.ops import acme_scale
+        from jax2onnx import allclose, to_onnx
+        from jax2onnx.registry import get_registry
+        assert "acme-jax2onnx-plugins" in [i.distribution for i in get_registry().indexes]
+        fn = lambda x: acme_scale(x, 4.0) + 1.0
+        model = to_onnx(fn, [("B", 3)])
+        print([n.op_type for n in model.graph.node])
+        for b in (2, 6):
+            ok, msg = allclose(fn, model, [np.ones((b, 3), np.float32)])
+            assert ok, msg
+        print("acme ok")
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "['Mul', 'Add']" in result.stdout and "acme ok" in result.stdout
+
+
+def test_third_party_plugin_uses_the_testing_kit(site):
+    result = _python(site, None, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                     str(FIXTURES / "acme_plugin" / "tests"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "acme_scale_basic" not in result.stdout or "failed" not in result.stdout
+    assert "1 lowerings" in result.stdout and "passed" in result.stdout
+
+
+def test_broken_plugin_does_not_break_other_conversions_and_is_named(site):
+    result = _python(site, """
+        import jax.numpy as jnp
+        from jax2onnx import to_onnx, UnsupportedPrimitiveError
+        from acme_jax2onnx.ops import acme_scale_p
+        import jax
+        to_onnx(lambda x: jnp.tanh(x), [(3,)])
+        unknown = jax.extend.core.Primitive("nobody_lowers_this")
+        unknown.def_abstract_eval(lambda x: x)
+        try:
+            to_onnx(lambda x: unknown.bind(x), [(3,)])
+        except UnsupportedPrimitiveError as e:
+            print(e)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "broken-jax2onnx-plugin (failed to load)" in result.stdout
+    assert "acme-jax2onnx-plugins" in result.stdout
+
+
+def test_conflicting_claims_are_an_error_unless_a_priority_decides():
+    a = PluginIndex("pkg-a", {"mod_a": ["add"]})
+    b = PluginIndex("pkg-b", {"mod_b": ["add"]})
+    with pytest.raises(PluginConflictError, match="pkg-a.*pkg-b"):
+        Registry([a, b])
+    winner = PluginIndex("pkg-c", {"mod_c": ["add"]}, priority=1)
+    assert Registry([a, winner])._owner["add"][0].distribution == "pkg-c"
+
+
+def test_module_that_fails_to_import_names_the_package():
+    registry = Registry([PluginIndex("pkg-missing", {"no_such_module_anywhere": ["fancy_op"]})])
+    with pytest.raises(PluginLoadError, match="pkg-missing.*no_such_module_anywhere"):
+        registry.lookup("fancy_op")
+
+
+def test_index_lists_exactly_what_modules_register():
+    """Each built-in index must match its modules, or lazy lookup would miss or mis-route rules."""
+    registry = get_registry()
+    for index in registry.indexes:
+        for module, targets in index.modules.items():
+            importlib.import_module(module)
+            registered = {e.target for e in registered_in(module) if e.rule is not None}
+            assert registered == set(targets), f"{index.distribution}: {module}"
+
+
+def test_a_conversion_imports_only_the_rules_it_uses():
+    code = """
+        import sys
+        import jax.numpy as jnp
+        from jax2onnx import to_onnx
+        to_onnx(lambda x: x + 1.0, [(3,)])
+        print(sorted(m for m in sys.modules if m.startswith("jax2onnx_lax.")))
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    loaded = eval(result.stdout.strip().splitlines()[-1])
+    assert "jax2onnx_lax.elementwise" in loaded
+    assert "jax2onnx_lax.conv" not in loaded and "jax2onnx_lax.control_flow" not in loaded
