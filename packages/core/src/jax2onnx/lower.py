@@ -99,6 +99,9 @@ class Converter:
             return self.lower_function_call(ctx, record, inputs)
         entry = self.registry.lookup(CALL_PREFIX + record.target)
         leaves = list(record.leaves)
+        if [np.shape(record.leaves[i]) for i in record.dynamic] != [tuple(a.shape) for a in ctx.in_avals]:
+            # vmap batched the call after it was recorded: its arguments (axes, ranks) no longer fit.
+            return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
         for slot, value in zip(record.dynamic, inputs):
             leaves[slot] = value
         arguments = jax.tree_util.tree_unflatten(record.treedef, leaves)
