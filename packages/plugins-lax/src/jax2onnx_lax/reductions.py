@@ -1,20 +1,178 @@
-"""Reductions over axes."""
+"""Reductions over axes: sums, products, extrema, bitwise reductions, argmax and argmin."""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
+from jax import lax
+from jax2onnx.plugin import Testcase, lowering
 
-from jax2onnx.plugin import lowering
+LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 
-REDUCE_OPS = {"reduce_sum": "ReduceSum", "reduce_max": "ReduceMax", "reduce_min": "ReduceMin"}
+# The dtypes ONNX Runtime's CPU kernels cover for reductions, CumSum, TopK and ArgMax alike.
+NATIVE_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64)}
+
+
+def compute_dtype(dtype) -> np.dtype:
+    """The dtype to compute in: ``dtype``, or a wider one the CPU kernels cover.
+
+    Integer sums and products wrap alike in the wider type, so casting back is exact.
+    """
+    dtype = np.dtype(dtype)
+    if dtype in NATIVE_DTYPES:
+        return dtype
+    if jnp.issubdtype(dtype, jnp.floating):
+        return np.dtype(np.float32)
+    return np.dtype(np.int64 if dtype.itemsize >= 4 else np.int32)
+
+
+def _ints(rng, shape, low=-8, high=9):
+    return rng.integers(low, high, size=shape)
+
+
+def _ties(rng, shapes):
+    return [rng.integers(0, 3, size=shapes[0]).astype(np.float32)]
+
+
+def _with_nans(rng, shapes):
+    x = rng.integers(0, 3, size=shapes[0]).astype(np.float32)
+    x[..., 1] = np.nan
+    x[0, :] = np.nan
+    return [x]
+
+
+# ONNX Runtime's ReduceMax/ReduceMin skip NaNs where XLA propagates them; matching that would
+# cost four nodes on every max (softmax included), so NaN inputs are left to the caller.
+REDUCE_OPS = {
+    "reduce_sum": ("ReduceSum", [
+        Testcase("reduce_sum_axis1", fn=lambda x: jnp.sum(x, axis=1), inputs=[("B", 4, 5)], expect_ops=["ReduceSum"]),
+        Testcase("reduce_sum_all", fn=lambda x: jnp.sum(x), inputs=[("B", 3)]),
+        Testcase("reduce_sum_int8_wraps", fn=lambda x: lax.reduce_sum(x, (1,)), inputs=[("B", 6)],
+                 input_dtypes=[np.int8], input_values=lambda rng, s: [_ints(rng, s[0], -128, 128)]),
+        Testcase("reduce_mean", fn=lambda x: jnp.mean(x, axis=(0, 2)), inputs=[("B", 3, 4)]),
+        Testcase("reduce_var", fn=lambda x: jnp.var(x, axis=-1), inputs=[("B", 6)]),
+    ]),
+    "reduce_max": ("ReduceMax", [
+        Testcase("reduce_max_axes02", fn=lambda x: jnp.max(x, axis=(0, 2)), inputs=[("B", 3, 4)],
+                 expect_ops=["ReduceMax"]),
+        Testcase("reduce_max_int32", fn=lambda x: jnp.max(x, axis=0), inputs=[("B", 3)], input_dtypes=[np.int32]),
+        Testcase("reduce_max_bool", fn=lambda x: jnp.max(x, axis=1), inputs=[("B", 5)], input_dtypes=[np.bool_]),
+    ]),
+    "reduce_min": ("ReduceMin", [
+        Testcase("reduce_min_axis0", fn=lambda x: jnp.min(x, axis=0), inputs=[("B", 3)], expect_ops=["ReduceMin"]),
+        Testcase("reduce_min_uint8", fn=lambda x: jnp.min(x, axis=1), inputs=[("B", 4)], input_dtypes=[np.uint8]),
+    ]),
+    "reduce_prod": ("ReduceProd", [
+        Testcase("reduce_prod_axis1", fn=lambda x: jnp.prod(x, axis=1), inputs=[("B", 5)], expect_ops=["ReduceProd"],
+                 input_values=lambda rng, s: [rng.uniform(0.5, 1.5, s[0])]),
+        Testcase("reduce_prod_int32", fn=lambda x: jnp.prod(x, axis=0), inputs=[("B", 3)], input_dtypes=[np.int32]),
+    ]),
+}
 
 
 def _reduce(op_type: str):
     def rule(ctx, x, *, axes, **params):
-        return ctx.builder.op(op_type, [x, ctx.const(np.array(axes, dtype=np.int64))], {"keepdims": 0})
+        if not axes:
+            return x
+        dtype = ctx.in_avals[0].dtype
+        work = compute_dtype(dtype)
+        out = ctx.builder.op(op_type, [ctx.cast(x, work, from_dtype=dtype), ctx.const(np.array(axes, np.int64))],
+                             {"keepdims": 0})
+        return ctx.cast(out, dtype, from_dtype=work)
 
     return rule
 
 
-for _name, _op in REDUCE_OPS.items():
-    lowering(_name, component=f"jax.lax.{_name}", onnx=[_op], since="0.1.0")(_reduce(_op))
+for _name, (_op, _cases) in REDUCE_OPS.items():
+    lowering(_name, component=f"jax.lax.{_name}", onnx=[_op], since="0.1.0", doc=LAX_DOC.format(_name),
+             testcases=_cases)(_reduce(_op))
+
+
+# A bitwise reduction is, per bit, the min (and), max (or) or parity of sum (xor) of that bit.
+BITWISE_OPS = {
+    "reduce_and": ("ReduceMin", [
+        Testcase("reduce_and_bool", fn=lambda x: jnp.all(x, axis=1), inputs=[("B", 3)], input_dtypes=[np.bool_],
+                 input_values=lambda rng, s: [rng.random(s[0]) < 0.8]),
+        Testcase("reduce_and_int32", fn=lambda x: lax.reduce_and(x, (0,)), inputs=[("B", 4)], input_dtypes=[np.int32],
+                 input_values=lambda rng, s: [_ints(rng, s[0], -2**31, 2**31) | 0x0F0F]),
+    ]),
+    "reduce_or": ("ReduceMax", [
+        Testcase("reduce_or_bool", fn=lambda x: jnp.any(x, axis=0), inputs=[("B", 3)], input_dtypes=[np.bool_],
+                 input_values=lambda rng, s: [rng.random(s[0]) < 0.2]),
+        Testcase("reduce_or_uint8", fn=lambda x: lax.reduce_or(x, (1,)), inputs=[("B", 3)], input_dtypes=[np.uint8],
+                 input_values=lambda rng, s: [1 << _ints(rng, s[0], 0, 8)]),
+        Testcase("reduce_or_int16", fn=lambda x: lax.reduce_or(x, (1,)), inputs=[("B", 3)], input_dtypes=[np.int16],
+                 input_values=lambda rng, s: [_ints(rng, s[0], -2**15, 2**15)]),
+    ]),
+    "reduce_xor": ("ReduceSum", [
+        Testcase("reduce_xor_bool", fn=lambda x: lax.reduce_xor(x, (1,)), inputs=[("B", 4)], input_dtypes=[np.bool_]),
+        Testcase("reduce_xor_int8", fn=lambda x: lax.reduce_xor(x, (0, 1)), inputs=[("B", 4)], input_dtypes=[np.int8],
+                 input_values=lambda rng, s: [_ints(rng, s[0], -128, 128)]),
+    ]),
+}
+
+
+def _bitwise(op_type: str, parity: bool):
+    def rule(ctx, x, *, axes, **params):
+        dtype = np.dtype(ctx.in_avals[0].dtype)
+        reduce_axes = ctx.const(np.array(axes, np.int64))
+        if dtype == np.bool_:
+            bits = ctx.builder.op(op_type, [ctx.cast(x, np.int32, from_dtype=dtype), reduce_axes], {"keepdims": 0})
+            return ctx.cast(ctx.op.BitwiseAnd(bits, ctx.const(np.int32(1))) if parity else bits, dtype, np.int32)
+        width = 8 * dtype.itemsize
+        masks = (np.uint64(1) << np.arange(width, dtype=np.uint64)).astype(f"uint{width}").view(dtype)
+        split = ctx.op.BitwiseAnd(ctx.op.Unsqueeze(x, ctx.const(np.array([-1], np.int64))), ctx.const(masks))
+        bits = ctx.cast(ctx.cast(split, np.bool_, from_dtype=dtype), np.int32, from_dtype=np.bool_)
+        bits = ctx.builder.op(op_type, [bits, reduce_axes], {"keepdims": 0})
+        if parity:
+            bits = ctx.op.BitwiseAnd(bits, ctx.const(np.int32(1)))
+        # Distinct bits add up to their bitwise or; int64 holds every width's bit pattern.
+        weighted = ctx.op.Mul(ctx.cast(bits, np.int64, from_dtype=np.int32), ctx.const(masks.astype(np.int64)))
+        packed = ctx.op.ReduceSum(weighted, ctx.const(np.array([-1], np.int64)), keepdims=0)
+        return ctx.cast(packed, dtype, from_dtype=np.int64)
+
+    return rule
+
+
+for _name, (_op, _cases) in BITWISE_OPS.items():
+    lowering(_name, component=f"jax.lax.{_name}", onnx=["BitwiseAnd", _op, "ReduceSum"], since="0.1.0",
+             doc=LAX_DOC.format(_name), testcases=_cases)(_bitwise(_op, parity=_name == "reduce_xor"))
+
+
+ARG_OPS = {
+    "argmax": ("ArgMax", [
+        Testcase("argmax_ties_first", fn=lambda x: jnp.argmax(x, axis=1), inputs=[("B", 6)], input_values=_ties),
+        Testcase("argmax_axis0_int32_index", fn=lambda x: lax.argmax(x, 0, jnp.int32), inputs=[("B", 3)],
+                 input_values=_ties),
+        Testcase("argmax_nan_first", fn=lambda x: jnp.argmax(x, axis=-1), inputs=[("B", 4)], input_values=_with_nans),
+        Testcase("argmax_int32", fn=lambda x: jnp.argmax(x, axis=0), inputs=[(3, "B")], input_dtypes=[np.int32]),
+        Testcase("argmax_bool", fn=lambda x: jnp.argmax(x, axis=1), inputs=[("B", 5)], input_dtypes=[np.bool_]),
+    ]),
+    "argmin": ("ArgMin", [
+        Testcase("argmin_ties_first", fn=lambda x: jnp.argmin(x, axis=1), inputs=[("B", 6)], input_values=_ties),
+        Testcase("argmin_nan_first", fn=lambda x: jnp.argmin(x, axis=1), inputs=[("B", 4)], input_values=_with_nans),
+        Testcase("argmin_int8", fn=lambda x: jnp.argmin(x, axis=1), inputs=[("B", 7)], input_dtypes=[np.int8]),
+    ]),
+}
+
+
+def _arg(op_type: str):
+    def rule(ctx, x, *, axes, index_dtype):
+        (axis,) = axes
+        dtype = ctx.in_avals[0].dtype
+        index = ctx.builder.op(op_type, [ctx.cast(x, compute_dtype(dtype), from_dtype=dtype)],
+                               {"axis": axis, "keepdims": 0})
+        if jnp.issubdtype(dtype, jnp.floating):
+            # XLA picks the first NaN; ONNX Runtime skips NaNs.
+            nans = ctx.cast(ctx.op.IsNaN(x), np.int32, from_dtype=np.bool_)
+            any_nan = ctx.op.ReduceMax(nans, ctx.const(np.array([axis], np.int64)), keepdims=0)
+            first_nan = ctx.op.ArgMax(nans, axis=axis, keepdims=0)
+            index = ctx.op.Where(ctx.cast(any_nan, np.bool_, from_dtype=np.int32), first_nan, index)
+        return ctx.cast(index, index_dtype, from_dtype=np.int64)
+
+    return rule
+
+
+for _name, (_op, _cases) in ARG_OPS.items():
+    lowering(_name, component=f"jax.lax.{_name}", onnx=[_op], since="0.1.0", doc=LAX_DOC.format(_name),
+             testcases=_cases)(_arg(_op))
