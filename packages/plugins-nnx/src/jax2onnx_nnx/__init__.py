@@ -7,5 +7,10 @@ from jax2onnx.plugin import PluginIndex
 
 plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-nnx",
-    modules={},
+    modules={
+        "jax2onnx_nnx.linear": ["call:flax.nnx.Linear.__call__"],
+        "jax2onnx_nnx.normalization": ["call:flax.nnx.BatchNorm.__call__"],
+        "jax2onnx_nnx.activations": ["call:flax.nnx.gelu"],
+    },
+    coverage_modules=["jax2onnx_nnx.stochastic", "jax2onnx_nnx.models"],
 )
