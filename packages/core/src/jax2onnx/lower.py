@@ -27,6 +27,7 @@ INLINED_CALLS = {
     "custom_vjp_call_jaxpr": "fun_jaxpr",
     "checkpoint": "jaxpr",
     "remat": "jaxpr",
+    "remat2": "jaxpr",
     "custom_lin": "jaxpr",
 }
 
@@ -213,13 +214,20 @@ class LoweringContext:
         ``extra_inputs`` (name, dtype, shape) come first in the body's inputs (a Loop's
         iteration count and condition) and are passed to ``wrap_outputs`` with the jaxpr's
         inputs and outputs, which returns the body's final outputs.
+
+        ``jaxpr`` may instead be a callable ``body(body_ctx, *extras, *inputs)`` that emits the
+        body through ``body_ctx`` (a context on the body graph) and returns its typed outputs,
+        for bodies that are more than one jaxpr (nested Ifs, a Loop slicing its scanned inputs).
         """
         sub = GraphBuilder(self.opset, self.converter.namer, kind="subgraph", parent=self.builder)
         extras = [sub.add_input(n, dt, shp) for n, dt, shp in extra_inputs]
         body_inputs = [sub.add_input(f"{name}_in", a.dtype, a.shape) for a in input_avals]
-        outs = self.converter.lower_jaxpr(sub, jaxpr, [], body_inputs)
-        if wrap_outputs is not None:
-            outs = wrap_outputs(sub, extras, outs)
+        if isinstance(jaxpr, (_compat.ClosedJaxpr, _compat.Jaxpr)):
+            outs = self.converter.lower_jaxpr(sub, jaxpr, [], body_inputs)
+            if wrap_outputs is not None:
+                outs = wrap_outputs(sub, extras, outs)
+        else:
+            outs = list(jaxpr(LoweringContext(self.converter, sub, self.eqn), *extras, *body_inputs))
         final: list[ir.Value] = []
         produced_here = {id(n) for n in sub.nodes}
         for out in outs:
