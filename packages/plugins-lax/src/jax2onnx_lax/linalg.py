@@ -1,26 +1,167 @@
-"""dot_general."""
+"""dot_general as MatMul, Gemm or Einsum, computed in a dtype ONNX Runtime has a kernel for."""
 
 from __future__ import annotations
 
-from jax2onnx.plugin import lowering
+import string
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import onnx_ir as ir
+from jax2onnx.plugin import Testcase, lowering
+
+DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.dot_general.html"
+
+# dtypes ONNX Runtime's CPU kernels implement; other dtypes are computed in a wider one.
+KERNEL_DTYPES = {
+    "MatMul": {"float16", "float32", "float64", "int32", "int64", "uint32", "uint64"},
+    "Gemm": {"float16", "float32", "float64"},
+    "Einsum": {"float16", "float32", "float64", "int32", "int64"},
+}
+INT8 = {"int8", "uint8"}
 
 
-@lowering("dot_general", component="jax.lax.dot_general", onnx=["MatMul", "Einsum"], since="0.1.0")
+def rearrange(ctx, x: ir.Value, perm: Sequence[int], dtype: Any, from_dtype: Any) -> ir.Value:
+    """``x`` transposed by ``perm`` and cast to ``dtype``, at export time when ``x`` is a constant."""
+    identity = list(perm) == sorted(perm)
+    value = ctx.const_value(x)
+    if value is not None and not (identity and value.dtype == dtype):
+        return ctx.const(np.ascontiguousarray(np.transpose(value, perm), dtype=dtype))
+    if not identity:
+        x = ctx.op.Transpose(x, perm=list(perm))
+    return ctx.cast(x, dtype, from_dtype)
+
+
+def compute_dtype(op_type: str, out_dtype: Any) -> np.dtype:
+    """The dtype to run ``op_type`` in for a result of ``out_dtype``.
+
+    Integer products are exact modulo 2**bits in any type at least as wide, so narrow or
+    unsigned integers run in int32/int64 and the result is cast back.
+    """
+    out = np.dtype(out_dtype)
+    if out.name in KERNEL_DTYPES[op_type]:
+        return out
+    if np.issubdtype(out, np.integer):
+        return np.dtype(np.int64 if out.itemsize == 8 else np.int32)
+    return np.dtype(np.float32)
+
+
+def _einsum_equation(lhs_rank: int, rhs_rank: int, contract, batch) -> str:
+    letters = iter(string.ascii_lowercase)
+    lhs = [next(letters) for _ in range(lhs_rank)]
+    rhs = [""] * rhs_rank
+    for a, b in zip((*contract[0], *batch[0]), (*contract[1], *batch[1])):
+        rhs[b] = lhs[a]
+    rhs = [c or next(letters) for c in rhs]
+    out = [lhs[a] for a in batch[0]] + [lhs[i] for i in _free(lhs_rank, contract[0], batch[0])] + \
+          [rhs[i] for i in _free(rhs_rank, contract[1], batch[1])]
+    return f"{''.join(lhs)},{''.join(rhs)}->{''.join(out)}"
+
+
+def _free(rank: int, contract: Sequence[int], batch: Sequence[int]) -> list[int]:
+    return [i for i in range(rank) if i not in contract and i not in batch]
+
+
+def _dot(contract, batch=((), ()), dtype=None):
+    return lambda x, y: jax.lax.dot_general(x, y, (contract, batch), preferred_element_type=dtype)
+
+
+TESTCASES = [
+    Testcase("matmul_3d_by_2d", fn=lambda x, w: x @ w, inputs=[("B", 4, 8), (8, 16)], expect_ops=["MatMul"]),
+    Testcase("einsum_bij_jk", fn=lambda x, w: jnp.einsum("bij,jk->bik", x, w), inputs=[("B", 4, 8), (8, 16)],
+             expect_ops=["MatMul"]),
+    Testcase("dot_general_vector_vector", fn=lambda x, y: jnp.dot(x, y), inputs=[("N",), ("N",)],
+             expect_ops=["MatMul"]),
+    Testcase("dot_general_matrix_vector", fn=lambda x, y: x @ y, inputs=[("B", 8), (8,)], expect_ops=["MatMul"]),
+    Testcase("dot_general_vector_matrix", fn=lambda x, y: x @ y, inputs=[(8,), (8, "B")], expect_ops=["MatMul"]),
+    Testcase("dot_general_batched", fn=_dot(([2], [1]), ([0], [0])), inputs=[("B", 3, 4), ("B", 4, 5)],
+             expect_ops=["MatMul"]),
+    Testcase("dot_general_two_batch_dims", fn=lambda x, y: jnp.einsum("abij,abjk->abik", x, y),
+             inputs=[("B", 2, 3, 4), ("B", 2, 4, 5)], expect_ops=["MatMul"]),
+    Testcase("einsum_attention_scores", fn=lambda q, k: jnp.einsum("bhqd,bhkd->bhqk", q, k),
+             inputs=[("B", 2, 5, 8), ("B", 2, 6, 8)], expect_ops=["Transpose", "MatMul"]),
+    Testcase("einsum_batch_not_leading", fn=lambda x, y: jnp.einsum("ibj,kbj->bik", x, y),
+             inputs=[(3, "B", 4), (5, "B", 4)], expect_ops=["Transpose", "Transpose", "MatMul"]),
+    Testcase("dot_general_contract_first_gemm", fn=_dot(([0], [0])), inputs=[(8, "B"), (8, 16)],
+             expect_ops=["Gemm"]),
+    Testcase("dot_general_transposed_weight_gemm", fn=_dot(([1], [1])), inputs=[("B", 8), (16, 8)],
+             expect_ops=["Gemm"]),
+    Testcase("dot_general_constant_weight_folded",
+             factory=lambda: (lambda w: lambda x: jnp.einsum("bij,kj->bik", x, w))(
+                 np.random.default_rng(0).standard_normal((16, 8)).astype(np.float32)),
+             inputs=[("B", 4, 8)], expect_ops=["MatMul"]),
+    Testcase("dot_general_matrix_vector_contract_first", fn=_dot(([0], [0])), inputs=[(8, "B"), (8,)],
+             expect_ops=["MatMul"]),
+    Testcase("dot_general_3d_vector_contract_first", fn=_dot(([0], [0])), inputs=[(8, "B", 3), (8,)],
+             expect_ops=["Transpose", "MatMul"]),
+    Testcase("einsum_two_contracting_dims", fn=lambda x, w: jnp.einsum("bij,ijk->bk", x, w),
+             inputs=[("B", 3, 4), (3, 4, 5)], expect_ops=["Einsum"]),
+    Testcase("einsum_batched_matrix_vector", fn=lambda x, v: jnp.einsum("bij,bj->bi", x, v),
+             inputs=[("B", 3, 4), ("B", 4)], expect_ops=["Einsum"]),
+    Testcase("dot_general_rhs_two_free_dims", fn=_dot(([1], [1])), inputs=[("B", 4), (3, 4, 5)],
+             expect_ops=["Einsum"]),
+    Testcase("dot_general_int8_to_int32", fn=_dot(([1], [0]), dtype=jnp.int32),
+             inputs=[("B", 8), (8, 4)], input_dtypes=[np.int8, np.int8], expect_ops=["MatMulInteger"]),
+    Testcase("dot_general_uint8_int8_to_int32", fn=_dot(([1], [0]), dtype=jnp.int32),
+             inputs=[("B", 8), (8, 4)], input_dtypes=[np.uint8, np.int8], expect_ops=["MatMulInteger"]),
+    Testcase("dot_general_int8_wraps", fn=lambda x, y: x @ y, inputs=[("B", 8), (8, 4)],
+             input_dtypes=[np.int8, np.int8],
+             input_values=lambda rng, shapes: [rng.integers(-128, 128, s) for s in shapes],
+             expect_ops=["MatMulInteger", "Cast"]),
+    Testcase("dot_general_int16", fn=lambda x, y: x @ y, inputs=[("B", 8), (8, 4)],
+             input_dtypes=[np.int16, np.int16], expect_ops=["Cast", "Cast", "MatMul", "Cast"]),
+    Testcase("dot_general_int32", fn=lambda x, y: x @ y, inputs=[("B", 8), (8, 4)],
+             input_dtypes=[np.int32, np.int32], expect_ops=["MatMul"]),
+    Testcase("dot_general_uint32", fn=lambda x, y: x @ y, inputs=[("B", 8), (8, 4)],
+             input_dtypes=[np.uint32, np.uint32], expect_ops=["MatMul"]),
+    Testcase("einsum_uint32_two_contracting_dims", fn=lambda x, w: jnp.einsum("bij,ijk->bk", x, w),
+             inputs=[("B", 3, 4), (3, 4, 5)], input_dtypes=[np.uint32, np.uint32],
+             expect_ops=["Cast", "Cast", "Einsum", "Cast"]),
+    Testcase("einsum_int8_two_contracting_dims_to_int32",
+             fn=lambda x, w: jnp.einsum("bij,ijk->bk", x, w, preferred_element_type=jnp.int32),
+             inputs=[("B", 3, 4), (3, 4, 5)], input_dtypes=[np.int8, np.int8],
+             expect_ops=["Cast", "Cast", "Einsum"]),
+    # ONNX Runtime's Python API cannot feed bfloat16 arrays: the inputs arrive as float32.
+    Testcase("dot_general_bf16_to_f32",
+             fn=lambda x, y: _dot(([1], [0]), dtype=jnp.float32)(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)),
+             inputs=[("B", 8), (8, 4)], expect_ops=["Cast", "Cast", "Cast", "Cast", "MatMul"]),
+    Testcase("dot_general_bf16", fn=lambda x, y: (x.astype(jnp.bfloat16) @ y.astype(jnp.bfloat16)).astype(jnp.float32),
+             inputs=[("B", 8), (8, 4)], expect_ops=["Cast", "Cast", "Cast", "Cast", "MatMul", "Cast", "Cast"],
+             rtol=1e-2, atol=1e-2),  # a float32 sum in another order can round to the next bfloat16
+    Testcase("dot_general_f16", fn=lambda x, y: x @ y, inputs=[("B", 8), (8, 4)],
+             input_dtypes=[np.float16, np.float16], expect_ops=["MatMul"]),
+]
+
+
+@lowering("dot_general", component="jax.lax.dot_general", onnx=["MatMul", "Gemm", "Einsum", "MatMulInteger"],
+          since="0.1.0", doc=DOC, testcases=TESTCASES)
 def lower_dot_general(ctx, lhs, rhs, *, dimension_numbers, **params):
-    (lc, rc), (lb, rb) = dimension_numbers
-    lhs_rank, rhs_rank = len(ctx.in_avals[0].shape), len(ctx.in_avals[1].shape)
-    if not lb and not rb and list(lc) == [lhs_rank - 1] and list(rc) == [0] and rhs_rank == 2:
-        out = ctx.op.MatMul(lhs, rhs)
+    contract, batch = dimension_numbers
+    (lhs_aval, rhs_aval), out_dtype = ctx.in_avals, np.dtype(ctx.out_avals[0].dtype)
+    lhs_free, rhs_free = _free(lhs_aval.ndim, contract[0], batch[0]), _free(rhs_aval.ndim, contract[1], batch[1])
+    # MatMul's layout: (batch..., M, K) @ (batch..., K, N), or any free lhs dims against (K, N) / (K,).
+    if len(contract[0]) != 1 or len(rhs_free) > 1 or (batch[0] and (len(lhs_free), len(rhs_free)) != (1, 1)):
+        dtype = compute_dtype("Einsum", out_dtype)
+        out = ctx.op.Einsum(ctx.cast(lhs, dtype, lhs_aval.dtype), ctx.cast(rhs, dtype, rhs_aval.dtype),
+                            equation=_einsum_equation(lhs_aval.ndim, rhs_aval.ndim, contract, batch))
+        return ctx.cast(out, out_dtype, dtype)
+    lhs_perm, rhs_perm = [*batch[0], *lhs_free, *contract[0]], [*batch[1], *contract[1], *rhs_free]
+    if {lhs_aval.dtype.name, rhs_aval.dtype.name} <= INT8 and np.issubdtype(out_dtype, np.integer):
+        out = ctx.op.MatMulInteger(rearrange(ctx, lhs, lhs_perm, lhs_aval.dtype, lhs_aval.dtype),
+                                   rearrange(ctx, rhs, rhs_perm, rhs_aval.dtype, rhs_aval.dtype))
+        return ctx.cast(out, out_dtype, np.int32)
+    dtype = compute_dtype("MatMul", out_dtype)
+    transposed = (lhs_perm != sorted(lhs_perm), rhs_perm != sorted(rhs_perm))
+    if lhs_aval.ndim == rhs_aval.ndim == 2 and any(transposed) and dtype.name in KERNEL_DTYPES["Gemm"]:
+        out = ctx.op.Gemm(ctx.cast(lhs, dtype, lhs_aval.dtype), ctx.cast(rhs, dtype, rhs_aval.dtype),
+                          transA=int(transposed[0]) or None, transB=int(transposed[1]) or None)
+    elif rhs_aval.ndim == 1 and transposed[0]:
+        # v @ lhs needs no Transpose (ORT's Transpose+MatMul fusion is wrong for a 1-D right operand).
+        out = ctx.op.MatMul(ctx.cast(rhs, dtype, rhs_aval.dtype),
+                            rearrange(ctx, lhs, [*lhs_free[:-1], *contract[0], lhs_free[-1]], dtype, lhs_aval.dtype))
     else:
-        letters = iter("abcdefghijklmnopqrstuvwxyz")
-        lhs_l = [next(letters) for _ in range(lhs_rank)]
-        rhs_l = [None] * rhs_rank
-        for a, b in zip(lc, rc):
-            rhs_l[b] = lhs_l[a]
-        for a, b in zip(lb, rb):
-            rhs_l[b] = lhs_l[a]
-        rhs_l = [c or next(letters) for c in rhs_l]
-        out_l = [lhs_l[a] for a in lb] + [c for i, c in enumerate(lhs_l) if i not in lc and i not in lb] + \
-                [c for i, c in enumerate(rhs_l) if i not in rc and i not in rb]
-        out = ctx.op.Einsum(lhs, rhs, equation=f"{''.join(lhs_l)},{''.join(rhs_l)}->{''.join(out_l)}")
-    return ctx.cast(out, ctx.out_avals[0].dtype, from_dtype=ctx.in_avals[0].dtype)
+        out = ctx.op.MatMul(rearrange(ctx, lhs, lhs_perm, dtype, lhs_aval.dtype),
+                            rearrange(ctx, rhs, rhs_perm, dtype, rhs_aval.dtype))
+    return ctx.cast(out, out_dtype, dtype)
