@@ -4,12 +4,13 @@ import os
 
 import jax
 import jax.numpy as jnp
-import jax2onnx
 import numpy as np
 import onnx
 import onnx_ir as ir
 import onnxruntime as ort
 import pytest
+
+import jax2onnx
 from jax2onnx import (
     ExportOptionError,
     InputSpecError,

@@ -1,6 +1,7 @@
 """Every testcase of every installed plugin: export, onnx.checker, ONNX Runtime, compare with JAX."""
 
 import pytest
+
 from jax2onnx.testing import case_params, run_case
 
 

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from jax2onnx import PluginConflictError, PluginLoadError
 from jax2onnx.plugin import PluginIndex, registered_in
 from jax2onnx.registry import Registry, get_registry

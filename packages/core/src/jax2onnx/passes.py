@@ -2,13 +2,94 @@
 
 from __future__ import annotations
 
+import numpy as np
+import onnx
 import onnx_ir as ir
 import onnx_ir.passes.common as common
+from onnx.reference import ReferenceEvaluator
+
+# Ops whose result on constant inputs is exact data movement or integer/shape arithmetic, so
+# folding them at export time cannot change numerics (Cast is exact too: ONNX defines it).
+FOLDABLE = {
+    "Transpose", "Reshape", "Cast", "Unsqueeze", "Squeeze", "Concat", "Slice", "Gather", "Expand",
+    "Identity", "Flatten", "Tile", "Neg", "Range",
+}
+INTEGER_FOLDABLE = {"Add", "Sub", "Mul", "Div", "Mod", "Max", "Min"}
+FOLD_SIZE_LIMIT = 1 << 22
+
+
+class FoldConstantsPass(ir.passes.InPlacePass):
+    """Replaces data-movement nodes on constant inputs (a kernel's Transpose, a bias's Reshape) by constants."""
+
+    def call(self, model: ir.Model) -> ir.passes.PassResult:
+        modified = False
+        graph = model.graph
+        for node in list(graph):
+            if node.domain or not self._foldable(node):
+                continue
+            values = [v.const_value.numpy() if v is not None else None for v in node.inputs]
+            if sum(v.nbytes for v in values if v is not None) > FOLD_SIZE_LIMIT:
+                continue
+            results = _evaluate(node, values)
+            if results is None:
+                continue
+            source = node.inputs[0]
+            folded = []
+            for out, result in zip(node.outputs, results):
+                const = ir.Value(name=out.name, type=out.type, shape=ir.Shape(result.shape),
+                                 const_value=ir.tensor(result))
+                ir.convenience.replace_all_uses_with(out, const)
+                if out in graph.outputs:
+                    graph.outputs[graph.outputs.index(out)] = const
+                folded.append((out, const))
+            graph.remove(node, safe=True)
+            for out, const in folded:
+                graph.register_initializer(_rename(out, const))
+            # A transposed or reshaped weight keeps the weight's name when the original is gone.
+            if len(folded) == 1 and source is not None and not source.uses() and not source.is_graph_output():
+                name = source.name
+                graph.initializers.pop(name)
+                graph.initializers.pop(folded[0][1].name)
+                folded[0][1].name = name
+                graph.register_initializer(folded[0][1])
+            modified = True
+        return ir.passes.PassResult(model, modified)
+
+    @staticmethod
+    def _foldable(node: ir.Node) -> bool:
+        if any(v is not None and v.const_value is None for v in node.inputs) or not node.inputs:
+            return False
+        if node.op_type in FOLDABLE:
+            return True
+        return node.op_type in INTEGER_FOLDABLE and all(
+            v.const_value.dtype.is_integer() for v in node.inputs if v is not None)
+
+
+def _rename(old: ir.Value, new: ir.Value) -> ir.Value:
+    name = old.name
+    old.name = None
+    new.name = name
+    return new
+
+
+def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
+    inputs = [f"i{k}" if v is not None else "" for k, v in enumerate(values)]
+    outputs = [f"o{k}" for k in range(len(node.outputs))]
+    attrs = {a.name: a.value for a in node.attributes.values()}
+    proto = onnx.helper.make_node(node.op_type, inputs, outputs)
+    proto.attribute.extend(ir.serde.serialize_attribute(ir.Attr(k, node.attributes[k].type, v))
+                           for k, v in attrs.items())
+    try:
+        feeds = {name: v for name, v in zip(inputs, values) if name}
+        return [np.ascontiguousarray(r) for r in ReferenceEvaluator(proto).run(None, feeds)]
+    except Exception:  # an op the reference cannot run is simply left in the graph
+        return None
 
 
 def clean(model: ir.Model) -> ir.Model:
-    """Dead code, duplicate constants and initializers, common subexpressions, stray Identity nodes."""
+    """Constant folding of data movement, dead code, duplicate constants, common subexpressions, Identity."""
     passes = ir.passes.Sequential(
+        FoldConstantsPass(),
         common.DeduplicateHashedInitializersPass(),
         common.CommonSubexpressionEliminationPass(),
         common.IdentityEliminationPass(),
