@@ -32,7 +32,13 @@ plugin_index = PluginIndex(
             "threefry2x32", "random_bits", "random_split", "random_fold_in", "random_seed", "random_wrap",
             "random_unwrap",
         ],
-        "jax2onnx_lax.nn": ["call:jax.nn.gelu"],
+        "jax2onnx_lax.nn": [
+            *(f"call:jax.nn.{f}" for f in (
+                "relu", "softplus", "soft_sign", "elu", "celu", "selu", "leaky_relu", "hard_sigmoid", "hard_swish",
+                "hard_silu", "mish", "gelu", "relu6", "hard_tanh", "log_sigmoid", "softmax", "log_softmax", "glu",
+                "one_hot", "logsumexp", "standardize", "dot_product_attention")),
+            "call:jax.scipy.special.logsumexp",
+        ],
     },
     coverage_modules=[],
 )
