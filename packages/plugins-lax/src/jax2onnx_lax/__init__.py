@@ -10,23 +10,30 @@ plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-lax",
     modules={
         "jax2onnx_lax.elementwise": [
-            "add", "sub", "mul", "div", "max", "min", "pow", "neg", "exp", "log", "tanh",
-            "logistic", "sqrt", "rsqrt", "abs", "integer_pow", "erf", "stop_gradient", "copy",
-            "convert_element_type",
+            "abs", "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "expm1", "log", "log1p",
+            "sqrt", "rsqrt", "cbrt", "square", "integer_pow", "pow", "logistic", "sin", "cos", "tan", "asin", "acos",
+            "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "atan2", "erf", "erfc", "erf_inv", "lgamma",
+            "digamma", "add", "sub", "mul", "div", "rem", "max", "min", "nextafter", "clamp", "select_n", "eq", "ne",
+            "lt", "le", "gt", "ge", "and", "or", "not", "xor", "shift_left", "shift_right_logical",
+            "shift_right_arithmetic", "population_count", "clz", "convert_element_type", "bitcast_convert_type",
+            "reduce_precision", "copy", "stop_gradient",
         ],
         "jax2onnx_lax.shapes": [
             "reshape", "broadcast_in_dim", "squeeze", "transpose", "concatenate", "pad", "slice", "rev", "split",
             "iota",
         ],
-        "jax2onnx_lax.indexing": [],
+        "jax2onnx_lax.indexing": [
+            "gather", "dynamic_slice", "dynamic_update_slice", "scatter", "scatter-add", "scatter-sub",
+            "scatter-mul", "scatter-min", "scatter-max",
+        ],
         "jax2onnx_lax.reductions": [
             "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or", "reduce_xor",
             "argmax", "argmin",
         ],
-        "jax2onnx_lax.sorting": [],
+        "jax2onnx_lax.sorting": ["sort", "top_k"],
         "jax2onnx_lax.windows": [],
         "jax2onnx_lax.linalg": ["dot_general"],
-        "jax2onnx_lax.conv": [],
+        "jax2onnx_lax.conv": ["conv_general_dilated"],
         "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name"],
         "jax2onnx_lax.random": [
             "threefry2x32", "random_bits", "random_split", "random_fold_in", "random_seed", "random_wrap",
