@@ -6,6 +6,7 @@ import jax
 import jax.ad_checkpoint
 import numpy as np
 import onnx_ir as ir
+
 from jax2onnx.builder import tensor_type
 from jax2onnx.plugin import Testcase, coverage, lowering
 
@@ -158,6 +159,24 @@ SCAN_CASES = [
     Testcase("scan_nested", fn=lambda xs: _nested_scan(xs), inputs=[("B", 4, 3)], check_model=_rolled("Loop")),
     Testcase("scan_unroll", factory=lambda: _scan_unrolled(6), inputs=[("B", 3)],
              check_model=_rolled("Loop", 1, lambda: _scan_unrolled(20), [("B", 3)])),
+    Testcase("scan_grad", fn=jax.grad(lambda c, xs: jax.numpy.sum(
+                 jax.lax.scan(lambda c, x: (jax.numpy.tanh(c * x), c * x), c, xs)[1]), argnums=(0, 1)),
+             inputs=[(3,), ("B", 3)]),
+    Testcase("scan_embedding_lookup", fn=lambda table, tokens: jax.lax.scan(
+                 lambda h, t: (jax.numpy.tanh(h * 0.5 + table[t]), h), table[0], tokens),
+             inputs=[(7, 3), ("B",)], input_dtypes=[np.float32, np.int32],
+             input_values=lambda rng, shapes: [rng.standard_normal(shapes[0]), rng.integers(0, 7, shapes[1])]),
+    Testcase("scan_gather_rows", fn=lambda table, rows: jax.lax.scan(
+                 lambda h, r: (h + jax.numpy.take(table, r, axis=0).sum(0), h), table[0], rows),
+             inputs=[(7, 3), ("B", 2)], input_dtypes=[np.float32, np.int32],
+             input_values=lambda rng, shapes: [rng.standard_normal(shapes[0]), rng.integers(0, 7, shapes[1])]),
+    Testcase("fori_scatter_add", fn=lambda x: jax.lax.fori_loop(
+                 0, 4, lambda i, acc: acc.at[3 - i].add(x[i] * 2 + acc[i]), jax.numpy.ones_like(x)),
+             inputs=[(4, "B")], check_model=_rolled("Loop")),
+    Testcase("scan_dynamic_update_slice", fn=lambda xs: jax.lax.scan(
+                 lambda acc, ix: (jax.lax.dynamic_update_index_in_dim(acc, ix[1] * 3, ix[0], 0), acc.sum()),
+                 jax.numpy.zeros_like(xs), (jax.numpy.arange(xs.shape[0])[::-1], xs)),
+             inputs=[("B", 3)]),
     Testcase("fori_static_trip_count", factory=lambda: _fori_static(5), inputs=[("B", 3)],
              check_model=_rolled("Loop", 1, lambda: _fori_static(40), [("B", 3)])),
 ]
@@ -175,6 +194,16 @@ WHILE_CASES = [
              fn=lambda n, x: jax.lax.fori_loop(0, n, lambda i, c: c * x + i.astype(x.dtype), x),
              inputs=[(), ("B", 3)], input_dtypes=[np.int32, np.float32],
              input_values=lambda rng, shapes: [rng.integers(0, 6), rng.standard_normal(shapes[1])]),
+    Testcase("while_vmap_batched_predicate", fn=lambda n, x: jax.vmap(
+                 lambda n, x: jax.lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 2 + 1), (0, x)))(n, x),
+             inputs=[("B",), ("B", 3)], input_dtypes=[np.int32, np.float32],
+             input_values=lambda rng, shapes: [rng.integers(0, 5, shapes[0]), rng.standard_normal(shapes[1])],
+             check_model=_rolled("Loop")),
+    Testcase("while_in_cond", fn=lambda p, x: jax.lax.cond(
+                 p, lambda x: jax.lax.while_loop(lambda c: jax.numpy.sum(c) < 50.0, lambda c: c * 2 + 0.5, x),
+                 jax.numpy.tanh, x),
+             inputs=[(), ("B", 3)], input_dtypes=[np.bool_, np.float32],
+             input_values=lambda rng, shapes: [True, rng.random(shapes[1])]),
     Testcase("fori_symbolic_trip_count", fn=lambda x: jax.lax.fori_loop(0, x.shape[0], lambda i, c: c * 0.5 + x, x),
              inputs=[("B", 3)]),
 ]
@@ -238,20 +267,46 @@ def lower_scan(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, **para
     return outs
 
 
+def _any(ctx, pred) -> ir.Value:
+    """A bool scalar: whether any element of ``pred`` is true (ReduceMax takes bool only from opset 20)."""
+    flags = ctx.op.ReduceMax(ctx.op.Cast(pred, to=ir.DataType.INT32), keepdims=0)
+    out = ctx.op.Cast(flags, to=ir.DataType.BOOL)
+    out.type, out.shape = tensor_type(np.bool_, ())
+    return out
+
+
+def _keep_finished(ctx, pred, batch_rank, new, old, aval) -> ir.Value:
+    """``new`` where ``pred`` (over the leading ``batch_rank`` axes) holds, else ``old``."""
+    trailing = np.arange(batch_rank, len(aval.shape), dtype=np.int64)
+    if trailing.size:
+        pred = ctx.op.Unsqueeze(pred, ctx.const(trailing))
+    return _typed([ctx.op.Where(pred, new, old)], [aval])[0]
+
+
 @lowering("while", component="jax.lax.while_loop", onnx=["Loop"], since="0.1.0",
           doc=LAX_DOC.format("while_loop"), testcases=WHILE_CASES)
 def lower_while(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     split = cond_nconsts + body_nconsts
-    cond_consts, body_consts, init = args[:cond_nconsts], args[cond_nconsts:split], args[split:]
+    cond_consts, body_consts, init = args[:cond_nconsts], args[cond_nconsts:split], list(args[split:])
+    carry_avals = ctx.in_avals[split:]
+    # Under vmap the predicate is batched: loop while any element runs; finished ones keep their carry.
+    batch_rank = len(cond_jaxpr.out_avals[0].shape)
 
     def body(c, iteration, keep_going, *carry):
+        pred, carry = (carry[0], carry[1:]) if batch_rank else (None, carry)
         new = c.lower_jaxpr(body_jaxpr, *body_consts, *carry)
-        return [*c.lower_jaxpr(cond_jaxpr, *cond_consts, *new), *new]
+        if batch_rank:
+            new = [_keep_finished(c, pred, batch_rank, n, o, a) for n, o, a in zip(new, carry, ctx.in_avals[split:])]
+        pred = c.lower_jaxpr(cond_jaxpr, *cond_consts, *new)[0]
+        return [_any(c, pred), pred, *new] if batch_rank else [pred, *new]
 
     # The condition is checked before the first iteration and at the end of each.
     first = ctx.lower_jaxpr(cond_jaxpr, *cond_consts, *init)[0]
-    graph = ctx.subgraph(body, ctx.in_avals[split:], "while_body", LOOP_INPUTS)
-    return ctx.op.Loop(None, first, *init, body=graph, _outputs=len(init))
+    if batch_rank:
+        init, carry_avals, first = [first, *init], [cond_jaxpr.out_avals[0], *carry_avals], _any(ctx, first)
+    graph = ctx.subgraph(body, carry_avals, "while_body", LOOP_INPUTS)
+    outs = _outputs(ctx.op.Loop(None, first, *init, body=graph, _outputs=len(init)))
+    return outs[1:] if batch_rank else outs
 
 
 @lowering("optimization_barrier", component="jax.lax.optimization_barrier", onnx=[], since="0.1.0",
