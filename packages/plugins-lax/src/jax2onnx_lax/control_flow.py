@@ -56,26 +56,6 @@ def _rolled(op_type: str, count: int = 1, longer=None, inputs=()):
     return check
 
 
-def _select(ctx, index, branches, operands, offset=0):
-    """Runs ``branches[index - offset]`` as a chain of nested Ifs; out of range runs the last, as in XLA."""
-    out_avals = branches[0].out_avals
-    rest = branches[1:]
-
-    def then_branch(c):
-        return c.lower_jaxpr(branches[0], *operands)
-
-    def else_branch(c):
-        if len(rest) == 1:
-            return c.lower_jaxpr(rest[0], *operands)
-        return _select(c, index, rest, operands, offset + 1)
-
-    taken = ctx.op.Equal(index, ctx.const(np.array(offset, dtype=ctx.in_avals[0].dtype)))
-    outs = ctx.op.If(taken, then_branch=ctx.subgraph(then_branch, [], "then"),
-                     else_branch=ctx.subgraph(else_branch, [], "else"), _outputs=len(out_avals))
-    return _typed(_outputs(outs), out_avals)
-
-
-
 def _rnn(w, u, xs, reverse=False):
     """An RNN over time: xs is (time, batch, features)."""
     def cell(h, x):
@@ -142,6 +122,9 @@ SCAN_CASES = [
              inputs=[(3,), ("B", 3)], check_model=_rolled("Loop")),
     Testcase("scan_without_xs", fn=lambda x: jax.lax.scan(lambda c, _: (c * 0.5 + 1, c), x, None, length=7),
              inputs=[("B", 3)], check_model=_rolled("Loop")),
+    Testcase("scan_length_expression", fn=lambda c, xs: jax.lax.scan(
+                 lambda c, x: (c * x + 1, c), c, xs.reshape(-1, 3), reverse=True),
+             inputs=[(3,), ("B", 2, 3)]),
     Testcase("scan_ys_only", fn=lambda xs: jax.lax.scan(lambda c, x: (c, (jax.numpy.tanh(x), x * 2)), None, xs),
              inputs=[("B", 2, 3)]),
     Testcase("scan_pytrees",
@@ -232,6 +215,25 @@ def _named_scope(x):
         return jax.numpy.tanh(x) * 2
 
 
+def _select(ctx, index, branches, operands, offset=0):
+    """Runs ``branches[index - offset]`` as a chain of nested Ifs; out of range runs the last, as in XLA."""
+    out_avals = branches[0].out_avals
+    rest = branches[1:]
+
+    def then_branch(c):
+        return c.lower_jaxpr(branches[0], *operands)
+
+    def else_branch(c):
+        if len(rest) == 1:
+            return c.lower_jaxpr(rest[0], *operands)
+        return _select(c, index, rest, operands, offset + 1)
+
+    taken = ctx.op.Equal(index, ctx.const(np.array(offset, dtype=ctx.in_avals[0].dtype)))
+    outs = ctx.op.If(taken, then_branch=ctx.subgraph(then_branch, [], "then"),
+                     else_branch=ctx.subgraph(else_branch, [], "else"), _outputs=len(out_avals))
+    return _typed(_outputs(outs), out_avals)
+
+
 @lowering("cond", component="jax.lax.cond", onnx=["If", "Equal"], since="0.1.0", doc=LAX_DOC.format("cond"),
           testcases=COND_CASES)
 def lower_cond(ctx, index, *operands, branches):
@@ -288,25 +290,26 @@ def _keep_finished(ctx, pred, batch_rank, new, old, aval) -> ir.Value:
 def lower_while(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     split = cond_nconsts + body_nconsts
     cond_consts, body_consts, init = args[:cond_nconsts], args[cond_nconsts:split], list(args[split:])
-    carry_avals = ctx.in_avals[split:]
-    # Under vmap the predicate is batched: loop while any element runs; finished ones keep their carry.
+    state_avals = ctx.in_avals[split:]
+    # Under vmap the predicate is batched: loop while any element runs; finished ones keep their state,
+    # so the Loop also carries the batched predicate.
     batch_rank = len(cond_jaxpr.out_avals[0].shape)
 
     def body(c, iteration, keep_going, *carry):
-        pred, carry = (carry[0], carry[1:]) if batch_rank else (None, carry)
-        new = c.lower_jaxpr(body_jaxpr, *body_consts, *carry)
+        pred, state = (carry[0], carry[1:]) if batch_rank else (None, carry)
+        new = c.lower_jaxpr(body_jaxpr, *body_consts, *state)
         if batch_rank:
-            new = [_keep_finished(c, pred, batch_rank, n, o, a) for n, o, a in zip(new, carry, ctx.in_avals[split:])]
+            new = [_keep_finished(c, pred, batch_rank, n, o, a) for n, o, a in zip(new, state, state_avals)]
         pred = c.lower_jaxpr(cond_jaxpr, *cond_consts, *new)[0]
         return [_any(c, pred), pred, *new] if batch_rank else [pred, *new]
 
     # The condition is checked before the first iteration and at the end of each.
     first = ctx.lower_jaxpr(cond_jaxpr, *cond_consts, *init)[0]
-    if batch_rank:
-        init, carry_avals, first = [first, *init], [cond_jaxpr.out_avals[0], *carry_avals], _any(ctx, first)
-    graph = ctx.subgraph(body, carry_avals, "while_body", LOOP_INPUTS)
-    outs = _outputs(ctx.op.Loop(None, first, *init, body=graph, _outputs=len(init)))
-    return outs[1:] if batch_rank else outs
+    if not batch_rank:
+        graph = ctx.subgraph(body, state_avals, "while_body", LOOP_INPUTS)
+        return ctx.op.Loop(None, first, *init, body=graph, _outputs=len(init))
+    graph = ctx.subgraph(body, [cond_jaxpr.out_avals[0], *state_avals], "while_body", LOOP_INPUTS)
+    return ctx.op.Loop(None, _any(ctx, first), first, *init, body=graph, _outputs=len(init) + 1)[1:]
 
 
 @lowering("optimization_barrier", component="jax.lax.optimization_barrier", onnx=[], since="0.1.0",
@@ -325,6 +328,7 @@ def lower_optimization_barrier(ctx, *operands):
               expect_ops=["Tanh", "Mul"])])
 def lower_checkpoint_name(ctx, x, *, name):
     return x
+
 
 coverage("jax.checkpoint", via=["remat2"], since="0.1.0",
          doc="https://docs.jax.dev/en/latest/_autosummary/jax.checkpoint.html", module=__name__,
