@@ -127,6 +127,8 @@ SCAN_CASES = [
              inputs=[(3,), ("B", 2, 3)]),
     Testcase("scan_ys_only", fn=lambda xs: jax.lax.scan(lambda c, x: (c, (jax.numpy.tanh(x), x * 2)), None, xs),
              inputs=[("B", 2, 3)]),
+    Testcase("scan_lax_map", fn=lambda w, xs: jax.lax.map(lambda x: jax.numpy.tanh(x @ w), xs),
+             inputs=[(3, 4), ("B", 2, 3)], check_model=_rolled("Loop")),
     Testcase("scan_pytrees",
              fn=lambda a, b, xs, ys: jax.lax.scan(
                  lambda c, v: ({"a": c["a"] + v[0], "b": c["b"] * v[1]}, (c["a"] * c["b"], v[0] - v[1])),
