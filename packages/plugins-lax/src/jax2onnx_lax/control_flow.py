@@ -263,7 +263,8 @@ def lower_scan(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, **para
         return [keep_going, *c.lower_jaxpr(jaxpr, *consts, *carry, *x_slices)]
 
     graph = ctx.subgraph(body, ctx.in_avals[num_consts:num_consts + num_carry], "scan_body", LOOP_INPUTS)
-    outs = _outputs(ctx.op.Loop(trip, ctx.const(np.True_), *init, body=graph, _outputs=len(ctx.out_avals)))
+    loop = ctx.op.Loop(trip, ctx.const(np.True_), *init, body=graph, _outputs=len(ctx.out_avals))
+    outs = _typed(_outputs(loop), ctx.out_avals)
     if reverse:
         # Loop stacks ys in iteration order; JAX's ys[i] belongs to xs[i].
         flip = [ctx.const(np.array([v], dtype=np.int64)) for v in (-1, np.iinfo(np.int64).min, 0, -1)]
