@@ -1,1 +1,308 @@
-"""(being written)"""
+"""Windowed reductions: cumulative ops along an axis, and reduce_window (pooling)."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jax2onnx.builder import tensor_type
+from jax2onnx.plugin import Testcase, lowering
+
+from .reductions import compute_dtype
+
+LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
+INT64_MAX = np.iinfo(np.int64).max
+
+
+def _lowest(dtype):
+    if np.dtype(dtype) == np.bool_:
+        return False
+    return -np.inf if jnp.issubdtype(dtype, jnp.floating) else np.iinfo(dtype).min
+
+
+def _highest(dtype):
+    if np.dtype(dtype) == np.bool_:
+        return True
+    return np.inf if jnp.issubdtype(dtype, jnp.floating) else np.iinfo(dtype).max
+
+
+def _logaddexp(c, a, b, dtype):
+    # XLA's form: max + log1p(exp(-|a - b|)), and a + b where a - b is NaN (equal infinities).
+    delta = c.op.Sub(a, b)
+    one = c.const(np.array(1, dtype))
+    smooth = c.op.Add(c.op.Max(a, b), c.op.Log(c.op.Add(one, c.op.Exp(c.op.Neg(c.op.Abs(delta))))))
+    return c.op.Where(c.op.IsNaN(delta), c.op.Add(a, b), smooth)
+
+
+# monoid -> (combine(ctx, a, b, dtype), identity(dtype))
+MONOIDS = {
+    "sum": (lambda c, a, b, dtype: c.op.Add(a, b), lambda dtype: 0),
+    "prod": (lambda c, a, b, dtype: c.op.Mul(a, b), lambda dtype: 1),
+    "max": (lambda c, a, b, dtype: c.op.Max(a, b), _lowest),
+    "min": (lambda c, a, b, dtype: c.op.Min(a, b), _highest),
+    "logsumexp": (_logaddexp, lambda dtype: -np.inf),
+}
+
+
+def _doubling_scan(ctx, x, dtype, axis, reverse, monoid):
+    """Inclusive scan along ``axis`` in ceil(log2 n) steps: x ⊕= x shifted by 1, 2, 4, ..."""
+    combine, identity = MONOIDS[monoid]
+    fill = ctx.const(np.array(identity(dtype), dtype))
+    axes = ctx.const(np.array([axis], np.int64))
+    # Pad at one end and crop the other (negative pad) shifts the array by k along the axis.
+    sign = np.array([-1, 1] if reverse else [1, -1], np.int64)
+    n = ctx.in_avals[0].shape[axis]
+    if isinstance(n, int):
+        k = 1
+        while k < n:
+            x = combine(ctx, x, ctx.op.Pad(x, ctx.const(sign * k), fill, axes), dtype)
+            k *= 2
+        return x
+    n = ctx.op.Squeeze(ctx.dim(n))
+    one = ctx.const(np.int64(1))
+    carried = [jax.ShapeDtypeStruct((), np.int64), jax.ShapeDtypeStruct(ctx.in_avals[0].shape, dtype)]
+
+    def body(c, iteration, keep_going, k, acc):
+        acc = combine(c, acc, c.op.Pad(acc, c.op.Mul(k, c.const(sign)), fill, axes), dtype)
+        k = c.op.Add(k, k)
+        outs = [c.op.Less(k, n), k, acc]
+        for out, aval in zip(outs, [jax.ShapeDtypeStruct((), np.bool_), *carried]):
+            out.type, out.shape = tensor_type(aval.dtype, aval.shape)
+        return outs
+
+    graph = ctx.subgraph(body, carried, "scan_step", [("iteration", np.int64, ()), ("keep_going", np.bool_, ())])
+    return ctx.op.Loop(None, ctx.op.Less(one, n), one, x, body=graph, _outputs=2)[1]
+
+
+def _positive(rng, shapes):
+    return [rng.uniform(0.5, 1.5, s) for s in shapes]
+
+
+@lowering("cumsum", component="jax.lax.cumsum", onnx=["CumSum"], since="0.1.0", doc=LAX_DOC.format("cumsum"),
+          testcases=[
+              Testcase("cumsum_axis1", fn=lambda x: jnp.cumsum(x, axis=1), inputs=[("B", 5)], expect_ops=["CumSum"]),
+              Testcase("cumsum_reverse_axis0", fn=lambda x: lax.cumsum(x, 0, reverse=True), inputs=[("B", 3)]),
+              Testcase("cumsum_int8_wraps", fn=lambda x: lax.cumsum(x, 1), inputs=[(2, "B")], input_dtypes=[np.int8],
+                       input_values=lambda rng, s: [rng.integers(-128, 128, s[0])]),
+              Testcase("cumsum_bool", fn=lambda x: jnp.cumsum(x, axis=0), inputs=[("B", 4)], input_dtypes=[np.bool_]),
+          ])
+def lower_cumsum(ctx, x, *, axis, reverse):
+    dtype = ctx.in_avals[0].dtype
+    work = compute_dtype(dtype)
+    out = ctx.op.CumSum(ctx.cast(x, work, from_dtype=dtype), ctx.const(np.int64(axis)), reverse=int(reverse))
+    return ctx.cast(out, dtype, from_dtype=work)
+
+
+# A static axis unrolls the doubling steps; a symbolic one runs them in a Loop.
+CUMULATIVE = {
+    "cumprod": ("prod", [
+        Testcase("cumprod_static", fn=lambda x: lax.cumprod(x, 1), inputs=[(3, 6)], input_values=_positive,
+                 expect_ops=["Pad", "Mul", "Pad", "Mul", "Pad", "Mul"]),
+        Testcase("cumprod_symbolic_reverse", fn=lambda x: lax.cumprod(x, 0, reverse=True), inputs=[("B", 3)],
+                 input_values=_positive, dim_sizes=(1, 17)),
+        Testcase("cumprod_int32", fn=lambda x: jnp.cumprod(x, axis=1), inputs=[(2, "B")], input_dtypes=[np.int32],
+                 input_values=lambda rng, s: [rng.integers(-3, 4, s[0])]),
+    ]),
+    "cummax": ("max", [
+        Testcase("cummax_symbolic", fn=lambda x: lax.cummax(x, 1), inputs=[(3, "B")]),
+        Testcase("cummax_static_reverse_int32", fn=lambda x: lax.cummax(x, 0, reverse=True), inputs=[(5, 2)],
+                 input_dtypes=[np.int32]),
+    ]),
+    "cummin": ("min", [
+        Testcase("cummin_symbolic_reverse", fn=lambda x: lax.cummin(x, 1, reverse=True), inputs=[(2, "B")]),
+        Testcase("cummin_static_uint8", fn=lambda x: lax.cummin(x, 0), inputs=[(4, 3)], input_dtypes=[np.uint8]),
+    ]),
+    "cumlogsumexp": ("logsumexp", [
+        Testcase("cumlogsumexp_static", fn=lambda x: lax.cumlogsumexp(x, 1), inputs=[(2, 7)]),
+        Testcase("cumlogsumexp_symbolic_reverse", fn=lambda x: lax.cumlogsumexp(x, 0, reverse=True),
+                 inputs=[("B", 2)]),
+        Testcase("cumlogsumexp_infinities", fn=lambda x: lax.cumlogsumexp(x, 1), inputs=[(3, 4)],
+                 input_values=lambda rng, s: [np.array([[-np.inf, -np.inf, 1.0, -np.inf], [np.inf, 2.0, np.inf, 0.5],
+                                                        [0.0, -np.inf, -2.0, 30.0]])]),
+    ]),
+}
+
+
+def _cumulative(monoid: str):
+    def rule(ctx, x, *, axis, reverse):
+        dtype = ctx.in_avals[0].dtype
+        work = compute_dtype(dtype)
+        out = _doubling_scan(ctx, ctx.cast(x, work, from_dtype=dtype), work, axis, reverse, monoid)
+        return ctx.cast(out, dtype, from_dtype=work)
+
+    return rule
+
+
+for _name, (_monoid, _cases) in CUMULATIVE.items():
+    lowering(_name, component=f"jax.lax.{_name}", onnx=["Pad", "Loop"], since="0.1.0", doc=LAX_DOC.format(_name),
+             testcases=_cases)(_cumulative(_monoid))
+
+
+def _pool(ctx, x, monoid, window, strides, padding, dilation):
+    """The reduction as MaxPool/AveragePool on (batch, channel, *spatial) data; None where they do not apply."""
+    dtype = np.dtype(ctx.in_avals[0].dtype)
+    rank = len(window)
+    if not all(isinstance(p, int) for pair in padding for p in pair):
+        return None  # "SAME" padding of a symbolic dim with strides depends on the dim
+    spatial = [d for d in range(rank) if (window[d], strides[d], tuple(padding[d]), dilation[d]) != (1, 1, (0, 0), 1)]
+    batch = [d for d in range(rank) if d not in spatial]
+    # A window wholly in the padding would give the kernels' lowest finite value, not XLA's init value.
+    padded_ok = all(lo == hi == 0 or (dilation[d] == 1 and 0 <= lo < window[d] and 0 <= hi < window[d])
+                    for d, (lo, hi) in enumerate(padding))
+    kernel_ok = dtype in ((np.float32,) if monoid == "sum" else (np.float32, np.float64))
+    dilated_sum = monoid == "sum" and ctx.opset < 19 and any(w != 1 for w in dilation)  # AveragePool-19 added it
+    if not 1 <= len(spatial) <= 3 or not padded_ok or not kernel_ok or dilated_sum:
+        return None
+    shape, out_shape = ctx.in_avals[0].shape, ctx.out_avals[0].shape
+    perm = batch + spatial
+    y = x if perm == sorted(perm) else ctx.op.Transpose(x, perm=perm)
+    if len(batch) != 2:
+        y = ctx.op.Reshape(y, ctx.shape_tensor([-1, 1, *[shape[d] for d in spatial]]))
+    attrs = {"kernel_shape": [window[d] for d in spatial], "strides": [strides[d] for d in spatial],
+             "pads": [padding[d][0] for d in spatial] + [padding[d][1] for d in spatial],
+             "dilations": [dilation[d] for d in spatial] if any(dilation[d] != 1 for d in spatial) else None}
+    if monoid == "sum":
+        y = ctx.op.Mul(ctx.op.AveragePool(y, count_include_pad=1, **attrs), ctx.const(np.array(np.prod(window), dtype)))
+    elif monoid == "max":
+        y = ctx.op.MaxPool(y, **attrs)
+    else:
+        y = ctx.op.Neg(ctx.op.MaxPool(ctx.op.Neg(y), **attrs))
+    if len(batch) != 2:
+        y = ctx.op.Reshape(y, ctx.shape_tensor([shape[d] for d in batch] + [out_shape[d] for d in spatial]))
+    return y if perm == sorted(perm) else ctx.op.Transpose(y, perm=[int(d) for d in np.argsort(perm)])
+
+
+def _i64(ctx, values):
+    return ctx.const(np.array(values, np.int64))
+
+
+def _window_slices(ctx, x, combine, dtype, fill, window, strides, padding, base_dilation, dilation):
+    """The reduction as one strided Slice per window offset, combined elementwise."""
+    shape = list(ctx.in_avals[0].shape)
+    for d, f in enumerate(base_dilation):
+        if f > 1:
+            # Interleave f - 1 fill values after each element, then crop the trailing ones.
+            x = ctx.op.Pad(ctx.op.Unsqueeze(x, _i64(ctx, [d + 1])), _i64(ctx, [0, f - 1]), fill, _i64(ctx, [d + 1]))
+            shape[d] = shape[d] * f
+            x = ctx.op.Reshape(x, ctx.shape_tensor(shape))
+            x = ctx.op.Slice(x, _i64(ctx, [0]), _i64(ctx, [1 - f]), _i64(ctx, [d]))
+            shape[d] = shape[d] - (f - 1)
+    if any(not isinstance(p, int) or p for pair in padding for p in pair):
+        x = ctx.op.Pad(x, ctx.shape_tensor([lo for lo, _ in padding] + [hi for _, hi in padding]), fill)
+    axes = [d for d in range(len(window)) if window[d] > 1 or strides[d] > 1]
+    if not axes:
+        return x
+    out = None
+    for offsets in itertools.product(*[range(window[d]) for d in axes]):
+        starts = [o * dilation[d] for o, d in zip(offsets, axes)]
+        # Stop where the window's last tap would leave the array: a static offset from the end.
+        ends = [s - (window[d] - 1) * dilation[d] or INT64_MAX for s, d in zip(starts, axes)]
+        steps = [strides[d] for d in axes]
+        piece = ctx.op.Slice(x, _i64(ctx, starts), _i64(ctx, ends), _i64(ctx, axes), _i64(ctx, steps))
+        out = piece if out is None else combine(ctx, out, piece, dtype)
+    return out
+
+
+def _window(monoid: str):
+    def rule(ctx, x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+        if all(f == 1 for f in base_dilation):
+            pooled = _pool(ctx, x, monoid, window_dimensions, window_strides, padding, window_dilation)
+            if pooled is not None:
+                return pooled
+        dtype = ctx.in_avals[0].dtype
+        work = compute_dtype(dtype)
+        combine, identity = MONOIDS[monoid]
+        out = _window_slices(ctx, ctx.cast(x, work, from_dtype=dtype), combine, work,
+                             ctx.const(np.array(identity(dtype), work)), window_dimensions, window_strides, padding,
+                             base_dilation, window_dilation)
+        return ctx.cast(out, dtype, from_dtype=work)
+
+    return rule
+
+
+def _pool2x2(x, init, op):
+    return lax.reduce_window(x, init, op, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+
+WINDOWS = {
+    "reduce_window_max": ("max", ["MaxPool"], [
+        Testcase("reduce_window_max_nhwc_pool", fn=lambda x: _pool2x2(x, -jnp.inf, lax.max), inputs=[("B", 4, 6, 3)],
+                 expect_ops=["Transpose", "MaxPool", "Transpose"]),
+        Testcase("reduce_window_max_same", fn=lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (3, 3), (1, 1), "SAME"),
+                 inputs=[("B", 5)]),
+        Testcase("reduce_window_max_dilated_strided",
+                 fn=lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (1, 3), (1, 2), "VALID", window_dilation=(1, 2)),
+                 inputs=[("B", 9)]),
+        Testcase("reduce_window_max_int32_padded",
+                 fn=lambda x: lax.reduce_window(x, jnp.iinfo(jnp.int32).min, lax.max, (2, 3), (1, 1), "SAME"),
+                 inputs=[("B", 5)], input_dtypes=[np.int32]),
+        Testcase("reduce_window_max_base_dilation",
+                 fn=lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (1, 2), (1, 1), ((0, 0), (1, 1)),
+                                                base_dilation=(1, 2)),
+                 inputs=[("B", 4)]),
+        Testcase("reduce_window_max_4d_window", fn=lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (2, 2, 2, 2),
+                                                                               (1, 1, 1, 2), "VALID"),
+                 inputs=[(2, 3, 3, "B")]),
+    ]),
+    "reduce_window_min": ("min", ["MaxPool", "Neg"], [
+        Testcase("reduce_window_min_pool", fn=lambda x: lax.reduce_window(x, jnp.inf, lax.min, (1, 2, 2), (1, 1, 1),
+                                                                          "SAME"),
+                 inputs=[("B", 4, 4)]),
+        Testcase("reduce_window_min_uint8", fn=lambda x: lax.reduce_window(x, jnp.uint8(255), lax.min, (3,), (2,),
+                                                                           ((1, 1),)),
+                 inputs=[("B",)], input_dtypes=[np.uint8]),
+    ]),
+    "reduce_window_sum": ("sum", ["AveragePool", "Mul"], [
+        Testcase("reduce_window_sum_nhwc_pool", fn=lambda x: _pool2x2(x, 0.0, lax.add), inputs=[("B", 4, 6, 3)]),
+        Testcase("reduce_window_sum_asymmetric_padding",
+                 fn=lambda x: lax.reduce_window(x, 0.0, lax.add, (1, 3), (1, 1), ((0, 0), (2, 1))),
+                 inputs=[("B", 5)]),
+        Testcase("reduce_window_sum_dilated",
+                 fn=lambda x: lax.reduce_window(x, 0.0, lax.add, (2, 2), (1, 1), "VALID", window_dilation=(1, 2)),
+                 inputs=[("B", 6)]),
+        Testcase("reduce_window_sum_int32", fn=lambda x: lax.reduce_window(x, 0, lax.add, (3, 1), (2, 1), "SAME"),
+                 inputs=[("B", 3)], input_dtypes=[np.int32]),
+        Testcase("reduce_window_sum_base_dilation",
+                 fn=lambda x: lax.reduce_window(x, 0.0, lax.add, (3, 1), (1, 1), ((1, 1), (0, 0)),
+                                                base_dilation=(2, 1)),
+                 inputs=[("B", 3)]),
+    ]),
+}
+
+for _name, (_monoid, _ops, _cases) in WINDOWS.items():
+    lowering(_name, component=f"jax.lax.{_name}", onnx=[*_ops, "Slice"], since="0.1.0",
+             doc=LAX_DOC.format("reduce_window"), testcases=_cases)(_window(_monoid))
+
+# Generic bodies with one of these ops; XLA also folds the init value into every window.
+GENERIC_COMBINE = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
+
+
+@lowering("reduce_window", component="jax.lax.reduce_window", onnx=["Slice", *GENERIC_COMBINE.values()],
+          since="0.1.0", doc=LAX_DOC.format("reduce_window"),
+          testcases=[
+              Testcase("reduce_window_generic_prod",
+                       fn=lambda x: lax.reduce_window(x, 1.0, lax.mul, (2, 1), (1, 1), "VALID"), inputs=[("B", 3)]),
+              Testcase("reduce_window_generic_max_init",
+                       fn=lambda x: lax.reduce_window(x, 0.0, lax.max, (1, 3), (1, 2), "SAME"), inputs=[("B", 5)]),
+          ])
+def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window_strides, padding, base_dilation,
+                        window_dilation):
+    eqns = jaxpr.eqns
+    if len(operands) != 2 or len(eqns) != 1 or eqns[0].primitive.name not in GENERIC_COMBINE or \
+            eqns[0].invars not in (jaxpr.invars, jaxpr.invars[::-1]):
+        raise ctx.fail("only single-operand windows reduced by one of add, mul, max, min are supported")
+    op_type = GENERIC_COMBINE[eqns[0].primitive.name]
+    dtype = ctx.in_avals[0].dtype
+    work = compute_dtype(dtype)
+    x, init = (ctx.cast(v, work, from_dtype=dtype) for v in operands)
+
+    def combine(c, a, b, dtype):
+        return c.builder.op(op_type, [a, b])
+
+    out = _window_slices(ctx, x, combine, work, init, window_dimensions, window_strides, padding, base_dilation,
+                         window_dilation)
+    return ctx.cast(combine(ctx, init, out, work), dtype, from_dtype=work)
