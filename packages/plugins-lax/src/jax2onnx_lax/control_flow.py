@@ -238,8 +238,27 @@ def _select(ctx, index, branches, operands, offset=0):
 
 @lowering("cond", component="jax.lax.cond", onnx=["If", "Equal"], since="0.1.0", doc=LAX_DOC.format("cond"),
           testcases=COND_CASES)
-def lower_cond(ctx, index, *operands, branches):
+def lower_cond(ctx, index, *operands, branches, **params):
+    known = ctx.const_value(index)
+    if known is not None:
+        # A constant index (lax.platform_dependent) needs no If.
+        return ctx.lower_jaxpr(branches[int(known) if 0 <= known < len(branches) else -1], *operands)
     return _select(ctx, index, branches, operands)
+
+
+@lowering("platform_index", component="jax.lax.platform_dependent", onnx=[], since="0.1.0",
+          doc=LAX_DOC.format("platform_dependent"),
+          testcases=[Testcase("cond_platform_dependent", fn=lambda x: jax.lax.platform_dependent(
+              x, cpu=jax.numpy.tanh, default=lambda x: x * 2), inputs=[("B", 3)], expect_ops=["Tanh"]),
+                     Testcase("cond_platform_default", fn=lambda x: jax.lax.platform_dependent(
+              x, tpu=jax.numpy.tanh, default=lambda x: x * 2), inputs=[("B", 3)], expect_ops=["Mul"])])
+def lower_platform_index(ctx, *, platforms):
+    """ONNX Runtime stands in for the CPU: the 'cpu' branch if there is one, else the default."""
+    cpu = [i for i, names in enumerate(platforms) if names is not None and "cpu" in names]
+    default = [i for i, names in enumerate(platforms) if names is None]
+    if not cpu + default:
+        raise ctx.fail("lax.platform_dependent has no 'cpu' branch and no default one")
+    return ctx.const(np.array((cpu + default)[0], dtype=np.int32))
 
 
 def _trip_count(ctx, length) -> ir.Value:
