@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
 from jax2onnx.plugin import Testcase, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
@@ -49,6 +50,7 @@ REDUCE_OPS = {
         Testcase("reduce_sum_all", fn=lambda x: jnp.sum(x), inputs=[("B", 3)]),
         Testcase("reduce_sum_int8_wraps", fn=lambda x: lax.reduce_sum(x, (1,)), inputs=[("B", 6)],
                  input_dtypes=[np.int8], input_values=lambda rng, s: [_ints(rng, s[0], -128, 128)]),
+        Testcase("reduce_sum_float16", fn=lambda x: jnp.sum(x, axis=1), inputs=[("B", 6)], input_dtypes=[np.float16]),
         Testcase("reduce_mean", fn=lambda x: jnp.mean(x, axis=(0, 2)), inputs=[("B", 3, 4)]),
         Testcase("reduce_var", fn=lambda x: jnp.var(x, axis=-1), inputs=[("B", 6)]),
     ]),
@@ -146,6 +148,8 @@ ARG_OPS = {
                  input_values=_ties),
         Testcase("argmax_nan_first", fn=lambda x: jnp.argmax(x, axis=-1), inputs=[("B", 4)], input_values=_with_nans),
         Testcase("argmax_int32", fn=lambda x: jnp.argmax(x, axis=0), inputs=[(3, "B")], input_dtypes=[np.int32]),
+        Testcase("argmax_float16", fn=lambda x: jnp.argmax(x, axis=1), inputs=[("B", 5)], input_dtypes=[np.float16],
+                 input_values=_with_nans),
         Testcase("argmax_bool", fn=lambda x: jnp.argmax(x, axis=1), inputs=[("B", 5)], input_dtypes=[np.bool_]),
     ]),
     "argmin": ("ArgMin", [
