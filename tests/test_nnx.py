@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+
 from jax2onnx import allclose, to_onnx
 from jax2onnx_nnx.models import mlp
 

@@ -9,7 +9,11 @@ plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-nnx",
     modules={
         "jax2onnx_nnx.linear": ["call:flax.nnx.Linear.__call__"],
-        "jax2onnx_nnx.normalization": ["call:flax.nnx.BatchNorm.__call__"],
+        "jax2onnx_nnx.normalization": [
+            "call:flax.nnx.BatchNorm.__call__", "call:flax.nnx.LayerNorm.__call__", "call:flax.nnx.RMSNorm.__call__",
+            "call:flax.nnx.GroupNorm.__call__", "call:flax.nnx.InstanceNorm.__call__",
+        ],
+        "jax2onnx_nnx.conv": ["call:flax.nnx.Conv.__call__", "call:flax.nnx.ConvTranspose.__call__"],
         "jax2onnx_nnx.activations": ["call:flax.nnx.gelu"],
     },
     coverage_modules=["jax2onnx_nnx.stochastic", "jax2onnx_nnx.models"],

@@ -1,7 +1,8 @@
-"""Helpers shared by the NNX rules: reading a rebuilt module's variables as graph values."""
+"""Helpers shared by the NNX rules: a rebuilt module's variables as graph values, layout moves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,18 +16,42 @@ def value_of(variable: Any) -> Any:
 
 def cast_all(ctx: Any, dtype: Any, *values: ir.Value | None) -> list[ir.Value | None]:
     """Casts every present value to ``dtype``, as the modules' ``promote_dtype`` does."""
-    return [None if v is None else _cast(ctx, v, dtype) for v in values]
+    target = ir.DataType.from_numpy(np.dtype(dtype))
+    return [v if v is None or v.dtype == target else
+            fold_param(ctx, v, lambda a: a.astype(dtype), lambda t: ctx.op.Cast(t, to=target)) for v in values]
 
 
-def _cast(ctx: Any, value: ir.Value, dtype: Any) -> ir.Value:
-    if value.dtype == ir.DataType.from_numpy(np.dtype(dtype)):
-        return value
+def fold_param(ctx: Any, value: ir.Value, on_array: Callable[[np.ndarray], np.ndarray],
+               on_graph: Callable[[ir.Value], ir.Value]) -> ir.Value:
+    """Transforms a weight at export time if it is an initializer (keeping its name), else in the graph."""
     array = ctx.const_value(value) if value.producer() is None else None
     if array is None:
-        return ctx.cast(value, dtype)
-    # A weight converted at export time stays one initializer under its parameter's name, not Cast(weight).
+        return on_graph(value)
     name = value.name
-    value.name = ctx.converter.namer.fresh(f"{name}_{array.dtype.name}")
-    converted = ctx.builder.param(array.astype(dtype), name)
+    value.name = ctx.converter.namer.fresh(f"{name}_original")
+    converted = ctx.builder.param(on_array(array), name)
     converted.name = name
     return converted
+
+
+def transpose(ctx: Any, x: ir.Value, perm: Sequence[int]) -> ir.Value:
+    """Transpose, merged with a Transpose that produced ``x`` (none at all when the two cancel).
+
+    This is what keeps NHWC layers NCHW inside: Conv -> Transpose -> Transpose -> Conv loses both.
+    """
+    perm = [int(p) for p in perm]
+    node = x.producer()
+    if node is not None and node.op_type == "Transpose":
+        inner = list(node.attributes["perm"].as_ints())
+        perm, x = [inner[p] for p in perm], node.inputs[0]
+    if perm == sorted(perm):
+        return x
+    return ctx.op.Transpose(x, perm=perm)
+
+
+def channels_first(ctx: Any, x: ir.Value, axis: int, rank: int, apply: Callable[[ir.Value], ir.Value]) -> ir.Value:
+    """Applies ``apply`` (which wants channels on axis 1) to ``x`` whose channels are on ``axis``."""
+    if axis == 1:
+        return apply(x)
+    perm = [0, axis] + [i for i in range(1, rank) if i != axis]
+    return transpose(ctx, apply(transpose(ctx, x, perm)), np.argsort(perm))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flax import nnx
+
 from jax2onnx.plugin import Testcase, call_lowering
 from jax2onnx.registry import get_registry
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 from flax import nnx
+
 from jax2onnx.plugin import Testcase, call_lowering
 
 from ._util import cast_all, value_of
@@ -15,13 +16,6 @@ def _is_plain(module: nnx.Module) -> bool:
     """Only the stock dot_general and dtype promotion have a known ONNX equivalent."""
     return (module.dot_general is jax.lax.dot_general and module.promote_dtype is nnx.nn.dtypes.promote_dtype
             and module.preferred_element_type is None)
-
-
-def _contracts_last_axis(ctx, x, kernel) -> bool:
-    """False when vmap batched the call in a way the rule does not see through (stacked kernels)."""
-    out = ctx.out_avals[0].shape
-    return (len(kernel.shape) == 2 and x.shape[-1] == kernel.shape[0] and len(out) == len(x.shape)
-            and out[-1] == kernel.shape[1])
 
 
 @call_lowering("flax.nnx.Linear.__call__", component="flax.nnx.Linear", onnx=["Gemm", "MatMul", "Add"],
@@ -37,7 +31,7 @@ def _contracts_last_axis(ctx, x, kernel) -> bool:
                             inputs=[("B", 2, 5, 3)], expect_ops=["MatMul"]),
                ])
 def lower_linear(ctx, self, inputs, out_sharding=None):
-    if not _is_plain(self) or not _contracts_last_axis(ctx, inputs, value_of(self.kernel)):
+    if not _is_plain(self):
         return NotImplemented
     x, kernel, bias = cast_all(ctx, ctx.out_avals[0].dtype, inputs, value_of(self.kernel), value_of(self.bias))
     if len(inputs.shape) == 2:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flax import nnx
+
 from jax2onnx.plugin import Testcase, coverage
 
 

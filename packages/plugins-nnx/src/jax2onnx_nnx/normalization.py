@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx_ir as ir
 from flax import nnx
+
 from jax2onnx.plugin import Testcase, call_lowering
 
-from ._util import cast_all, value_of
+from ._util import cast_all, channels_first, value_of
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/normalization.html#flax.nnx.{}"
 
@@ -15,17 +17,24 @@ def _uses_running_average(self: nnx.BatchNorm, x, use_running_average=None, **_)
     return bool(use_running_average if use_running_average is not None else self.use_running_average)
 
 
-def _feature_first(ctx, x, axis: int, rank: int, normalize):
-    """Applies ``normalize`` (which wants features on axis 1) with a Transpose on either side if needed."""
-    if axis == 1:
-        return normalize(x)
-    perm = [0, axis] + [i for i in range(1, rank) if i != axis]
-    y = normalize(ctx.op.Transpose(x, perm=perm))
-    return ctx.op.Transpose(y, perm=[int(i) for i in np.argsort(perm)])
-
-
-def _ones_or(ctx, value, size: int, dtype, fill: float):
+def _or_filled(ctx, value, size: int, dtype, fill: float):
+    """The parameter, or a constant standing in for an absent scale (1) or bias (0)."""
     return value if value is not None else ctx.const(np.full((size,), fill, dtype=dtype))
+
+
+def _stash_type(dtype) -> ir.DataType:
+    """nnx computes statistics in at least float32 (float64 stays float64)."""
+    return ir.DataType.from_numpy(np.promote_types(dtype, np.float32))
+
+
+def _axes(axes, rank: int) -> tuple[int, ...]:
+    return tuple(sorted(a % rank for a in ((axes,) if isinstance(axes, int) else axes)))
+
+
+def _is_plain(self, mask) -> bool:
+    """Masks, cross-device statistics and custom promotion have no native op equivalent."""
+    return (mask is None and getattr(self, "axis_name", None) is None
+            and self.promote_dtype is nnx.nn.dtypes.promote_dtype)
 
 
 @call_lowering("flax.nnx.BatchNorm.__call__", component="flax.nnx.BatchNorm",
@@ -47,13 +56,120 @@ def _ones_or(ctx, value, size: int, dtype, fill: float):
 def lower_batchnorm(ctx, self, x, use_running_average=None, mask=None):
     rank = len(x.shape)
     axes = (self.axis,) if isinstance(self.axis, int) else tuple(self.axis)
-    if mask is not None or rank < 2 or len(axes) != 1 or self.promote_dtype is not nnx.nn.dtypes.promote_dtype:
+    if not _is_plain(self, mask) or rank < 2 or len(axes) != 1:
         return NotImplemented
     dtype = ctx.out_avals[0].dtype
     x, scale, bias, mean, var = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias),
                                          value_of(self.mean), value_of(self.var))
     size = self.num_features
-    scale = _ones_or(ctx, scale, size, dtype, 1.0)
-    bias = _ones_or(ctx, bias, size, dtype, 0.0)
-    return _feature_first(ctx, x, axes[0] % rank, rank,
+    scale = _or_filled(ctx, scale, size, dtype, 1.0)
+    bias = _or_filled(ctx, bias, size, dtype, 0.0)
+    return channels_first(ctx, x, axes[0] % rank, rank,
                           lambda t: ctx.op.BatchNormalization(t, scale, bias, mean, var, epsilon=self.epsilon))
+
+
+def _last_axis_norm(self, x) -> int | None:
+    """The first normalized axis when features are the last axis and statistics cover a suffix, else None."""
+    rank = len(x.shape)
+    reduction = _axes(self.reduction_axes, rank)
+    if _axes(self.feature_axes, rank) != (rank - 1,) or reduction != tuple(range(reduction[0], rank)):
+        return None
+    return reduction[0]
+
+
+@call_lowering("flax.nnx.LayerNorm.__call__", component="flax.nnx.LayerNorm", onnx=["LayerNormalization"],
+               since="0.1.0", doc=_DOC.format("LayerNorm"),
+               testcases=[
+                   Testcase("layernorm", factory=lambda: nnx.LayerNorm(6, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 6)], expect_ops=["LayerNormalization"]),
+                   # ONNX float attributes are 32-bit: an epsilon exact in float32 keeps float64 mode exact.
+                   Testcase("layernorm_no_bias_3d", factory=lambda: nnx.LayerNorm(6, use_bias=False, epsilon=2**-10,
+                                                                                 rngs=nnx.Rngs(0)),
+                            inputs=[("B", 5, 6)], expect_ops=["LayerNormalization"]),
+                   Testcase("layernorm_two_axes",
+                            factory=lambda: nnx.LayerNorm(6, use_scale=False, reduction_axes=(-2, -1),
+                                                          rngs=nnx.Rngs(0)),
+                            inputs=[("B", 5, 6)], expect_ops=["LayerNormalization"]),
+                   Testcase("layernorm_feature_axis_1",
+                            factory=lambda: nnx.LayerNorm(5, reduction_axes=1, feature_axes=1, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 5, 6)], forbid_ops=("LayerNormalization",)),
+               ])
+def lower_layernorm(ctx, self, x, mask=None):
+    axis = _last_axis_norm(self, x)
+    if not _is_plain(self, mask) or axis is None:
+        return NotImplemented
+    dtype = ctx.out_avals[0].dtype
+    x, scale, bias = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias))
+    scale = _or_filled(ctx, scale, self.num_features, dtype, 1.0)
+    inputs = (x, scale) if bias is None else (x, scale, bias)
+    return ctx.op.LayerNormalization(*inputs, axis=axis, epsilon=self.epsilon, stash_type=_stash_type(dtype))
+
+
+@call_lowering("flax.nnx.RMSNorm.__call__", component="flax.nnx.RMSNorm", onnx=["RMSNormalization"],
+               since="0.1.0", doc=_DOC.format("RMSNorm"),
+               testcases=[
+                   Testcase("rmsnorm", factory=lambda: nnx.RMSNorm(6, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 6)], opsets=[23], expect_ops=["RMSNormalization"]),
+                   Testcase("rmsnorm_3d_no_scale", factory=lambda: nnx.RMSNorm(6, use_scale=False, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 5, 6)], opsets=[23], expect_ops=["RMSNormalization"]),
+                   Testcase("rmsnorm_decomposed", factory=lambda: nnx.RMSNorm(6, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 5, 6)], opsets=[18], forbid_ops=("RMSNormalization",)),
+               ])
+def lower_rmsnorm(ctx, self, x, mask=None):
+    axis = _last_axis_norm(self, x)
+    if ctx.opset < 23 or not _is_plain(self, mask) or axis is None:
+        return NotImplemented
+    dtype = ctx.out_avals[0].dtype
+    x, scale = cast_all(ctx, dtype, x, value_of(self.scale))
+    scale = _or_filled(ctx, scale, self.num_features, dtype, 1.0)
+    return ctx.op.RMSNormalization(x, scale, axis=axis, epsilon=self.epsilon, stash_type=_stash_type(dtype))
+
+
+@call_lowering("flax.nnx.GroupNorm.__call__", component="flax.nnx.GroupNorm", onnx=["GroupNormalization", "Transpose"],
+               since="0.1.0", doc=_DOC.format("GroupNorm"),
+               testcases=[
+                   Testcase("groupnorm_nhwc", factory=lambda: nnx.GroupNorm(6, num_groups=3, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 4, 5, 6)], opsets=[23],
+                            expect_ops=["Transpose", "GroupNormalization", "Transpose"]),
+                   Testcase("groupnorm_2d", factory=lambda: nnx.GroupNorm(6, num_groups=None, group_size=3,
+                                                                         use_bias=False, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 6)], opsets=[23], expect_ops=["GroupNormalization"]),
+                   Testcase("groupnorm_decomposed", factory=lambda: nnx.GroupNorm(6, num_groups=2, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 5, 6)], opsets=[18], forbid_ops=("GroupNormalization",)),
+               ])
+def lower_groupnorm(ctx, self, x, mask=None):
+    rank = len(x.shape)
+    everything_but_batch = self.reduction_axes is None or _axes(self.reduction_axes, rank) == tuple(range(1, rank))
+    # GroupNormalization-18 takes one scale per group; per-channel scales need opset 21.
+    if ctx.opset < 21 or not _is_plain(self, mask) or not everything_but_batch or rank < 2:
+        return NotImplemented
+    dtype = ctx.out_avals[0].dtype
+    x, scale, bias = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias))
+    scale = _or_filled(ctx, scale, x.shape[-1], dtype, 1.0)
+    bias = _or_filled(ctx, bias, x.shape[-1], dtype, 0.0)
+    return channels_first(ctx, x, rank - 1, rank, lambda t: ctx.op.GroupNormalization(
+        t, scale, bias, num_groups=self.num_groups, epsilon=self.epsilon, stash_type=_stash_type(dtype)))
+
+
+@call_lowering("flax.nnx.InstanceNorm.__call__", component="flax.nnx.InstanceNorm",
+               onnx=["InstanceNormalization", "Transpose"], since="0.1.0", doc=_DOC.format("InstanceNorm"),
+               testcases=[
+                   # ONNX Runtime has no float64 InstanceNormalization kernel (the float64 model is valid ONNX).
+                   Testcase("instancenorm_nhwc", factory=lambda: nnx.InstanceNorm(3, rngs=nnx.Rngs(0)),
+                            inputs=[("B", 4, 5, 3)], expect_ops=["Transpose", "InstanceNormalization", "Transpose"],
+                            x64=False),
+                   Testcase("instancenorm_ncw", factory=lambda: nnx.InstanceNorm(4, feature_axes=1, use_scale=False,
+                                                                                rngs=nnx.Rngs(0)),
+                            inputs=[("B", 4, 7)], expect_ops=["InstanceNormalization"], x64=False),
+               ])
+def lower_instancenorm(ctx, self, x, mask=None):
+    rank = len(x.shape)
+    features = _axes(self.feature_axes, rank)
+    if not _is_plain(self, mask) or len(features) != 1 or rank < 3:
+        return NotImplemented
+    dtype = ctx.out_avals[0].dtype
+    x, scale, bias = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias))
+    scale = _or_filled(ctx, scale, self.num_features, dtype, 1.0)
+    bias = _or_filled(ctx, bias, self.num_features, dtype, 0.0)
+    return channels_first(ctx, x, features[0], rank,
+                          lambda t: ctx.op.InstanceNormalization(t, scale, bias, epsilon=self.epsilon))
