@@ -130,6 +130,12 @@ TESTCASES = [
     Testcase("dot_general_int8_two_contracting_dims_to_int32", fn=_dot(([1, 2], [0, 1]), dtype=jnp.int32),
              inputs=[("B", 3, 4), (3, 4, 5)], input_dtypes=[np.int8, np.int8],
              expect_ops=["Cast", "Cast", "Einsum"]),
+    Testcase("dot_general_int8_to_f32", fn=_dot(([1], [0]), dtype=jnp.float32), inputs=[("B", 8), (8, 4)],
+             input_dtypes=[np.int8, np.int8], expect_ops=["Cast", "Cast", "MatMul"]),
+    Testcase("dot_general_mixed_int8_f32", fn=_dot(([1], [0])), inputs=[("B", 8), (8, 4)],
+             input_dtypes=[np.int8, np.float32], expect_ops=["Cast", "MatMul"]),
+    Testcase("dot_general_bool", fn=_dot(([1], [0])), inputs=[("B", 8), (8, 4)], input_dtypes=[np.bool_, np.bool_],
+             expect_ops=["Cast", "Cast", "MatMul", "Cast"]),
     # ONNX Runtime's Python API cannot feed bfloat16 arrays: the inputs arrive as float32.
     Testcase("dot_general_bf16_to_f32",
              fn=lambda x, y: _dot(([1], [0]), dtype=jnp.float32)(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)),
@@ -156,7 +162,9 @@ def lower_dot_general(ctx, lhs, rhs, *, dimension_numbers, **params):
                             equation=_einsum_equation(lhs_aval.ndim, rhs_aval.ndim, contract, batch))
         return ctx.cast(out, out_dtype, dtype)
     lhs_perm, rhs_perm = [*batch[0], *lhs_free, *contract[0]], [*batch[1], *contract[1], *rhs_free]
-    if {lhs_aval.dtype.name, rhs_aval.dtype.name} <= INT8 and np.issubdtype(out_dtype, np.integer):
+    # MatMulInteger sums in int32: exact modulo 2**32, so for integer results of at most 32 bits.
+    if {lhs_aval.dtype.name, rhs_aval.dtype.name} <= INT8 and np.issubdtype(out_dtype, np.integer) and \
+            out_dtype.itemsize <= 4:
         out = ctx.op.MatMulInteger(rearrange(ctx, lhs, lhs_perm, lhs_aval.dtype, lhs_aval.dtype),
                                    rearrange(ctx, rhs, rhs_perm, rhs_aval.dtype, rhs_aval.dtype))
         return ctx.cast(out, out_dtype, np.int32)
