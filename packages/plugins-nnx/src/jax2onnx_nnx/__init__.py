@@ -14,7 +14,10 @@ plugin_index = PluginIndex(
             "call:flax.nnx.GroupNorm.__call__", "call:flax.nnx.InstanceNorm.__call__",
         ],
         "jax2onnx_nnx.conv": ["call:flax.nnx.Conv.__call__", "call:flax.nnx.ConvTranspose.__call__"],
-        "jax2onnx_nnx.activations": ["call:flax.nnx.gelu"],
+        "jax2onnx_nnx.activations": [f"call:flax.nnx.{f}" for f in (
+            "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "leaky_relu",
+            "log_sigmoid", "log_softmax", "logsumexp", "one_hot", "relu", "relu6", "selu", "soft_sign", "softmax",
+            "softplus", "standardize")],
     },
     coverage_modules=["jax2onnx_nnx.stochastic", "jax2onnx_nnx.models"],
 )
