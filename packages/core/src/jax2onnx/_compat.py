@@ -37,6 +37,21 @@ def is_symbolic_dim(d: Any) -> bool:
     return isinstance(d, _DIM_EXPR_TYPE)
 
 
+def is_key_dtype(dtype: Any) -> bool:
+    return jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+
+
+def key_data_type(dtype: Any, shape: tuple) -> tuple[Any, tuple]:
+    """(dtype, shape) of the data of a key array: a threefry key<fry>[...] is uint32[..., 2]."""
+    element = jax.eval_shape(jax.random.key_data, jax.ShapeDtypeStruct((), dtype))
+    return element.dtype, (*shape, *element.shape)
+
+
+def physical_array(value: Any) -> Any:
+    """A key array as its data (keys have no numpy dtype); other arrays unchanged."""
+    return jax.random.key_data(value) if isinstance(value, jax.Array) and is_key_dtype(value.dtype) else value
+
+
 def _library_dirs() -> tuple[str, ...]:
     import os
     import sysconfig

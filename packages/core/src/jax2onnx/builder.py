@@ -25,6 +25,8 @@ def onnx_dim(d: Any) -> int | str:
 
 
 def tensor_type(dtype: Any, shape: Sequence[Any]) -> tuple[ir.TensorType, ir.Shape]:
+    if _compat.is_key_dtype(dtype):
+        dtype, shape = _compat.key_data_type(dtype, tuple(shape))
     return ir.TensorType(onnx_dtype(dtype)), ir.Shape([onnx_dim(d) for d in shape])
 
 
@@ -128,7 +130,7 @@ class GraphBuilder:
         """A weight: an initializer referencing the array without copying it."""
         if self.kind != "main":
             return self.root.param(array, name) if self.kind == "subgraph" else self.const(np.asarray(array))
-        tensor = ir.tensor(np.asarray(array), name=name)
+        tensor = ir.tensor(np.asarray(_compat.physical_array(array), order="C"), name=name)
         value = ir.Value(name=self.namer.fresh(name), type=ir.TensorType(tensor.dtype),
                          shape=ir.Shape(tensor.shape), const_value=tensor)
         self.initializers.append(value)

@@ -81,7 +81,7 @@ def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
                            for k, v in attrs.items())
     try:
         feeds = {name: v for name, v in zip(inputs, values) if name}
-        return [np.ascontiguousarray(r) for r in ReferenceEvaluator(proto).run(None, feeds)]
+        return [np.asarray(r, order="C") for r in ReferenceEvaluator(proto).run(None, feeds)]
     except Exception:  # an op the reference cannot run is simply left in the graph
         return None
 

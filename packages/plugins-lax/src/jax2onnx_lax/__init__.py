@@ -38,7 +38,7 @@ plugin_index = PluginIndex(
         "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index"],
         "jax2onnx_lax.random": [
             "threefry2x32", "random_bits", "random_split", "random_fold_in", "random_seed", "random_wrap",
-            "random_unwrap",
+            "random_unwrap", "random_clone",
         ],
         "jax2onnx_lax.nn": [
             *(f"call:jax.nn.{f}" for f in (
