@@ -26,7 +26,7 @@ plugin_index = PluginIndex(
         ],
         "jax2onnx_lax.reductions": [
             "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or", "reduce_xor",
-            "argmax", "argmin",
+            "argmax", "argmin", "reduce",
         ],
         "jax2onnx_lax.sorting": ["sort", "top_k"],
         "jax2onnx_lax.windows": [

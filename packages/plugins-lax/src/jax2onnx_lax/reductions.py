@@ -27,6 +27,16 @@ def compute_dtype(dtype) -> np.dtype:
     return np.dtype(np.int64 if dtype.itemsize >= 4 else np.int32)
 
 
+def binary_body(jaxpr) -> str | None:
+    """The primitive of a reduction body that applies one binary primitive to its two inputs, else None."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    eqns = jaxpr.eqns
+    if len(eqns) != 1 or eqns[0].invars not in (jaxpr.invars, jaxpr.invars[::-1]) or \
+            jaxpr.outvars != eqns[0].outvars:
+        return None
+    return eqns[0].primitive.name
+
+
 def _ints(rng, shape, low=-8, high=9):
     return rng.integers(low, high, size=shape)
 
@@ -180,3 +190,27 @@ def _arg(op_type: str):
 for _name, (_op, _cases) in ARG_OPS.items():
     lowering(_name, component=f"jax.lax.{_name}", onnx=[_op], since="0.1.0", doc=LAX_DOC.format(_name),
              testcases=_cases)(_arg(_op))
+
+
+# lax.reduce with a body of one of these and an init value that is not its identity.
+GENERIC_REDUCE = {"add": "ReduceSum", "mul": "ReduceProd", "max": "ReduceMax", "min": "ReduceMin"}
+BINARY_OPS = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
+
+
+@lowering("reduce", component="jax.lax.reduce", onnx=[*GENERIC_REDUCE.values(), *BINARY_OPS.values()], since="0.1.0",
+          doc=LAX_DOC.format("reduce"),
+          testcases=[
+              Testcase("reduce_generic_max_init", fn=lambda x: lax.reduce(x, np.array(0.5, x.dtype), lax.max, (1,)),
+                       inputs=[("B", 4)]),
+              Testcase("reduce_generic_sum_init", fn=lambda x: lax.reduce(x, np.int32(10), lax.add, (0, 1)),
+                       inputs=[("B", 3)], input_dtypes=[np.int32]),
+          ])
+def lower_reduce(ctx, *operands, computation, jaxpr, dimensions):
+    body = binary_body(jaxpr)
+    if len(operands) != 2 or body not in GENERIC_REDUCE:
+        raise ctx.fail("only single-operand reductions by one of add, mul, max, min are supported")
+    dtype = ctx.in_avals[0].dtype
+    work = compute_dtype(dtype)
+    x, init = (ctx.cast(v, work, from_dtype=dtype) for v in operands)
+    out = ctx.builder.op(GENERIC_REDUCE[body], [x, ctx.const(np.array(dimensions, np.int64))], {"keepdims": 0})
+    return ctx.cast(ctx.builder.op(BINARY_OPS[body], [init, out]), dtype, from_dtype=work)

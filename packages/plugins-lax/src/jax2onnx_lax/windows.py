@@ -12,7 +12,7 @@ from jax import lax
 from jax2onnx.builder import tensor_type
 from jax2onnx.plugin import Testcase, lowering
 
-from .reductions import compute_dtype
+from .reductions import BINARY_OPS, binary_body, compute_dtype
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 INT64_MAX = np.iinfo(np.int64).max
@@ -280,11 +280,7 @@ for _name, (_monoid, _ops, _cases) in WINDOWS.items():
     lowering(_name, component=f"jax.lax.{_name}", onnx=[*_ops, "Slice"], since="0.1.0",
              doc=LAX_DOC.format("reduce_window"), testcases=_cases)(_window(_monoid))
 
-# Generic bodies with one of these ops; XLA also folds the init value into every window.
-GENERIC_COMBINE = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
-
-
-@lowering("reduce_window", component="jax.lax.reduce_window", onnx=["Slice", *GENERIC_COMBINE.values()],
+@lowering("reduce_window", component="jax.lax.reduce_window", onnx=["Slice", *BINARY_OPS.values()],
           since="0.1.0", doc=LAX_DOC.format("reduce_window"),
           testcases=[
               Testcase("reduce_window_generic_prod",
@@ -294,11 +290,10 @@ GENERIC_COMBINE = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
           ])
 def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window_strides, padding, base_dilation,
                         window_dilation):
-    eqns = jaxpr.eqns
-    if len(operands) != 2 or len(eqns) != 1 or eqns[0].primitive.name not in GENERIC_COMBINE or \
-            eqns[0].invars not in (jaxpr.invars, jaxpr.invars[::-1]):
+    body = binary_body(jaxpr)
+    if len(operands) != 2 or body not in BINARY_OPS:
         raise ctx.fail("only single-operand windows reduced by one of add, mul, max, min are supported")
-    op_type = GENERIC_COMBINE[eqns[0].primitive.name]
+    op_type = BINARY_OPS[body]
     dtype = ctx.in_avals[0].dtype
     work = compute_dtype(dtype)
     x, init = (ctx.cast(v, work, from_dtype=dtype) for v in operands)
@@ -308,4 +303,5 @@ def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window
 
     out = _window_slices(ctx, x, combine, work, init, window_dimensions, window_strides, padding, base_dilation,
                          window_dilation)
+    # XLA folds the init value into every window, not only into the padding.
     return ctx.cast(combine(ctx, init, out, work), dtype, from_dtype=work)
