@@ -52,6 +52,16 @@ def physical_array(value: Any) -> Any:
     return jax.random.key_data(value) if isinstance(value, jax.Array) and is_key_dtype(value.dtype) else value
 
 
+def on_key_data(eqn: Any) -> ClosedJaxpr:
+    """A data-movement equation on key arrays as a jaxpr on their data: vmapped over its last axis."""
+    keys = [is_key_dtype(v.aval.dtype) for v in eqn.invars]
+    specs = [jax.ShapeDtypeStruct(*reversed(key_data_type(v.aval.dtype, v.aval.shape))) if key
+             else jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v, key in zip(eqn.invars, keys)]
+    moved = jax.vmap(lambda *xs: eqn.primitive.bind(*xs, **eqn.params),
+                     in_axes=[-1 if key else None for key in keys], out_axes=-1)
+    return jax.make_jaxpr(moved)(*specs)
+
+
 def _library_dirs() -> tuple[str, ...]:
     import os
     import sysconfig

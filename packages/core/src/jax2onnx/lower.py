@@ -31,6 +31,10 @@ INLINED_CALLS = {
     "custom_lin": "jaxpr",
 }
 
+# Primitives whose params name every axis (shapes, permutations, predicates): on key arrays they
+# run on the key data vmapped over its last axis. Slicing and indexing need nothing.
+KEY_DATA_MOVEMENT = {"reshape", "broadcast_in_dim", "transpose", "select_n"}
+
 
 class Converter:
     """Lowers jaxprs into graph builders; one per export."""
@@ -80,6 +84,9 @@ class Converter:
         ctx = LoweringContext(self, builder, eqn)
         if name in ("jit", "pjit") and str(eqn.params.get("name", "")).startswith(CALL_NAME_PREFIX):
             outs = self._lower_named_call(ctx, inputs)
+        elif name in KEY_DATA_MOVEMENT and any(_compat.is_key_dtype(a.dtype) for a in ctx.out_avals):
+            # Rules see key arrays as their uint32[..., 2] data: move it with shapes that know the last axis.
+            outs = self.lower_jaxpr(builder, _compat.on_key_data(eqn), [], inputs)
         else:
             entry = self.registry.lookup(name)
             if entry is not None:

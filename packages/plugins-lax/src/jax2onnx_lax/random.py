@@ -100,6 +100,14 @@ def _with_captured_key(sampler):
     return lambda x: sampler(key, x.shape)
 
 
+def _shuffled_keys(raw_key, batch):
+    """Typed key arrays through transpose, reshape, rev, select_n and broadcast_in_dim."""
+    keys = jax.random.split(jax.random.wrap_key_data(raw_key), (2, 3)).T.reshape(6)
+    keys = jax.numpy.where(jax.numpy.arange(6) % 2 == 0, keys, keys[::-1])
+    wide = jax.numpy.broadcast_to(keys[1], (batch,))
+    return jax.random.key_data(keys), jax.vmap(lambda k: jax.random.bits(k, (3,)))(wide)
+
+
 @lowering("threefry2x32", component="jax.extend.random.threefry_2x32",
           onnx=["Add", "BitShift", "BitwiseOr", "BitwiseXor"], since="0.1.0",
           testcases=[Testcase(
@@ -145,7 +153,9 @@ def lower_random_bits(ctx, keys, *, bit_width, shape):
               "random_split_fold_in_chain",
               fn=lambda key: jax.random.key_data(jax.random.split(
                   jax.random.fold_in(jax.random.split(jax.random.wrap_key_data(key))[1], 7), (2, 3))),
-              inputs=[(2,)], input_dtypes=[np.uint32], input_values=_raw_key)])
+              inputs=[(2,)], input_dtypes=[np.uint32], input_values=_raw_key),
+              Testcase("random_key_array_data_movement", fn=lambda key, x: _shuffled_keys(key, x.shape[0]),
+                       inputs=[(2,), ("B",)], input_dtypes=[np.uint32, np.float32], input_values=_raw_key)])
 def lower_random_split(ctx, keys, *, shape):
     return _stack_key(ctx, _hash_iota(ctx, keys, shape))
 
