@@ -143,7 +143,10 @@ for _name, (_monoid, _cases) in CUMULATIVE.items():
 
 
 def _pool(ctx, x, monoid, window, strides, padding, dilation):
-    """The reduction as MaxPool/AveragePool on (batch, channel, *spatial) data; None where they do not apply."""
+    """The reduction as MaxPool/AveragePool on (batch, channel, *spatial) data; None where they do not apply.
+
+    Like ReduceMax, MaxPool skips NaNs that XLA would propagate.
+    """
     dtype = np.dtype(ctx.in_avals[0].dtype)
     rank = len(window)
     if not all(isinstance(p, int) for pair in padding for p in pair):
