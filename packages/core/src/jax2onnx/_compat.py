@@ -5,6 +5,7 @@ Supported: jax 0.10.x with flax 0.12.x (see the distributions' metadata).
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Callable
@@ -63,6 +64,11 @@ def on_key_data(eqn: Any) -> ClosedJaxpr:
 
 
 def _library_dirs() -> tuple[str, ...]:
+    return _library_dirs_for(len(sys.modules))
+
+
+@functools.lru_cache(maxsize=4)
+def _library_dirs_for(_module_count: int) -> tuple[str, ...]:
     import os
     import sysconfig
 

@@ -69,6 +69,7 @@ class GraphBuilder:
         self._dim_env: dict[str, tuple[ir.Value, int]] = {}
         self._dim_cache: dict[str, ir.Value] = {}
         self.node_metadata = metadata or {}
+        self.scope = ""
         self.custom_opsets: dict[str, int] = {}
 
     @property
@@ -92,7 +93,8 @@ class GraphBuilder:
            version: int | None = None) -> ir.Value | tuple[ir.Value, ...]:
         attrs = ir.convenience.convert_attributes({k: v for k, v in (attributes or {}).items() if v is not None})
         node = ir.Node(domain, op_type, list(inputs), attrs, num_outputs=num_outputs,
-                       name=self.namer.fresh(name or op_type), version=version,
+                       name=self.namer.fresh(f"{self.scope}/{name or op_type}" if self.scope else name or op_type),
+                       version=version,
                        metadata_props=dict(self.node_metadata) or None)
         for out in node.outputs:
             out.name = self.namer.fresh(f"{op_type.lower()}_out")
@@ -108,7 +110,7 @@ class GraphBuilder:
         """A constant; identical small constants are shared."""
         if self.kind == "subgraph":
             return self.root.const(value, dtype, name)
-        array = np.asarray(value, dtype=dtype)
+        array = np.asarray(value, dtype=dtype, order="C")
         if array.dtype == np.float64 and dtype is None and not isinstance(value, np.ndarray):
             array = array.astype(np.float32)
         key = None

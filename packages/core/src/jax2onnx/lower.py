@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -82,6 +83,18 @@ class Converter:
     def lower_eqn(self, builder: GraphBuilder, eqn: Any, inputs: list[ir.Value]) -> list[ir.Value]:
         name = eqn.primitive.name
         ctx = LoweringContext(self, builder, eqn)
+        saved = builder.scope, builder.node_metadata
+        # Netron shows node names and metadata: say which named scope and user line a node came from.
+        builder.scope = str(eqn.source_info.name_stack)
+        builder.node_metadata = {"jax2onnx.source": ctx.source, "jax2onnx.primitive": name}
+        try:
+            outs = self._dispatch(ctx, builder, name, inputs)
+        finally:
+            builder.scope, builder.node_metadata = saved
+        return ctx.finish(outs)
+
+    def _dispatch(self, ctx: LoweringContext, builder: GraphBuilder, name: str, inputs: list[ir.Value]) -> Any:
+        eqn = ctx.eqn
         if name in ("jit", "pjit") and str(eqn.params.get("name", "")).startswith(CALL_NAME_PREFIX):
             outs = self._lower_named_call(ctx, inputs)
         elif name in KEY_DATA_MOVEMENT and any(_compat.is_key_dtype(a.dtype) for a in ctx.out_avals):
@@ -99,17 +112,17 @@ class Converter:
                     self._call_sites.pop()
             else:
                 raise UnsupportedPrimitiveError(name, ctx.source, self.registry.searched)
-        return ctx.finish(outs)
+        return outs
 
     def _lower_named_call(self, ctx: LoweringContext, inputs: list[ir.Value]) -> Any:
         record = self.calls.records[ctx.eqn.params["name"]]
         if record.kind == "function":
             return self.lower_function_call(ctx, record, inputs)
         entry = self.registry.lookup(CALL_PREFIX + record.target)
-        leaves = list(record.leaves)
         if [np.shape(record.leaves[i]) for i in record.dynamic] != [tuple(a.shape) for a in ctx.in_avals]:
             # vmap batched the call after it was recorded: its arguments (axes, ranks) no longer fit.
             return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
+        leaves = list(record.leaves)
         for slot, value in zip(record.dynamic, inputs):
             leaves[slot] = value
         arguments = jax.tree_util.tree_unflatten(record.treedef, leaves)
@@ -121,7 +134,9 @@ class Converter:
     def lower_function_call(self, ctx: LoweringContext, record: Any, inputs: list[ir.Value]) -> Any:
         """Emits a call to an ONNX function built once per distinct traced body."""
         closed = ctx.eqn.params["jaxpr"]
-        key = (record.target, str(closed.jaxpr), tuple(str(a) for a in ctx.in_avals))
+        # Nested named calls get fresh names per trace; key the body by their targets instead.
+        body = re.sub(rf"{CALL_NAME_PREFIX}\d+", lambda m: self.calls.records[m.group(0)].target, str(closed.jaxpr))
+        key = (record.target, body, tuple(str(a) for a in ctx.in_avals))
         function = self.functions.get(key)
         if function is None:
             fb = GraphBuilder(self.opset, self.namer, kind="function")

@@ -9,6 +9,7 @@ import functools
 import inspect
 import itertools
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ import jax
 import numpy as np
 
 from . import _compat
-from .errors import InputSpecError
+from .errors import InputSpecError, PluginLoadError
 from .plugin import CALL_PREFIX
 
 CALL_NAME_PREFIX = "jax2onnx_call_"
@@ -115,7 +116,12 @@ def named_calls(registry: Any, table: CallTable) -> Iterator[None]:
             if found is None:
                 continue
             owner, attr, original = found
-            entry = registry.lookup(CALL_PREFIX + path)
+            try:
+                entry = registry.lookup(CALL_PREFIX + path)
+            except PluginLoadError as exc:
+                # A broken plugin module must not break exports: its calls just stay decomposed.
+                warnings.warn(f"{exc} Exporting '{path}' through its decomposition instead.", stacklevel=3)
+                continue
             raw = inspect.getattr_static(owner, attr)
             patched.append((owner, attr, raw))
             setattr(owner, attr, _wrap(path, original, entry.when, isinstance(raw, staticmethod)))
