@@ -17,7 +17,8 @@ NATIVE_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int6
 def compute_dtype(dtype) -> np.dtype:
     """The dtype to compute in: ``dtype``, or a wider one the CPU kernels cover.
 
-    Integer sums and products wrap alike in the wider type, so casting back is exact.
+    Integer sums and products wrap alike in the wider type, so casting back is exact; uint64
+    compares correctly below 2**63 only.
     """
     dtype = np.dtype(dtype)
     if dtype in NATIVE_DTYPES:

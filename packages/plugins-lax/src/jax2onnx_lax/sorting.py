@@ -47,6 +47,7 @@ SORT_OPS = ["TopK", "GatherElements", "IsNaN", "Where"]
               Testcase("sort_last_axis", fn=lambda x: jnp.sort(x), inputs=[("B", 5)]),
               Testcase("sort_axis0", fn=lambda x: jnp.sort(x, axis=0), inputs=[("B", 3)]),
               Testcase("sort_1d", fn=lambda x: jnp.sort(x), inputs=[("B",)]),
+              Testcase("sort_middle_axis_3d", fn=lambda x: jnp.sort(x, axis=1), inputs=[(2, "B", 3)]),
               Testcase("sort_int32_ties", fn=lambda x: jnp.sort(x, axis=1), inputs=[(3, "B")],
                        input_dtypes=[np.int32], input_values=_ties, expect_ops=["Shape", "TopK", "GatherElements"]),
               Testcase("sort_descending", fn=lambda x: jnp.sort(x, axis=1, descending=True), inputs=[("B", 6)]),

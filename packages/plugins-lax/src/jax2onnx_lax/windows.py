@@ -89,6 +89,8 @@ def _positive(rng, shapes):
               Testcase("cumsum_int8_wraps", fn=lambda x: lax.cumsum(x, 1), inputs=[(2, "B")], input_dtypes=[np.int8],
                        input_values=lambda rng, s: [rng.integers(-128, 128, s[0])]),
               Testcase("cumsum_bool", fn=lambda x: jnp.cumsum(x, axis=0), inputs=[("B", 4)], input_dtypes=[np.bool_]),
+              Testcase("cumsum_grad", fn=lambda x: jax.grad(lambda y: jnp.sum(jnp.cumsum(y, axis=1) ** 2))(x),
+                       inputs=[("B", 5)]),
           ])
 def lower_cumsum(ctx, x, *, axis, reverse):
     dtype = ctx.in_avals[0].dtype
