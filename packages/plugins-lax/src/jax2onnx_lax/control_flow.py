@@ -80,21 +80,29 @@ def _scan_unrolled(trips):
     return lambda x: jax.lax.scan(lambda c, _: (jax.numpy.tanh(c) + x, c), x, None, length=trips, unroll=3)
 
 
+def _branch_by_size(rng, shapes):
+    """A predicate true at the smaller test size and false at the larger: both branches run."""
+    return [shapes[1][0] == 2, rng.random(shapes[1])]
+
+
 COND_CASES = [
     Testcase("cond_two_branches", fn=lambda p, x: (jax.lax.cond(p, lambda x: x * 2, lambda x: x + 1, x),
                                                    jax.lax.cond(p, lambda x: x + 1, lambda x: x * 2, x)),
              inputs=[(), ("B", 3)], input_dtypes=[np.bool_, np.float32], check_model=_rolled("If", 2)),
     Testcase("cond_multiple_operands",
              fn=lambda p, x, y: jax.lax.cond(p, lambda a, b: (a * b, b), lambda a, b: (a + b, a), x, y),
-             inputs=[(), ("B", 3), ("B", 3)], input_dtypes=[np.bool_, np.float32, np.float32]),
+             inputs=[(), ("B", 3), ("B", 3)], input_dtypes=[np.bool_, np.float32, np.float32],
+             input_values=lambda rng, shapes: [shapes[1][0] == 2, *(rng.standard_normal(s) for s in shapes[1:])]),
     Testcase("cond_constant_branch",
              fn=lambda p, x: jax.lax.cond(p, lambda x: jax.numpy.zeros_like(x),
                                           lambda x: jax.numpy.tanh(x) * np.arange(3, dtype=np.float32), x),
-             inputs=[(), ("B", 3)], input_dtypes=[np.bool_, np.float32]),
+             inputs=[(), ("B", 3)], input_dtypes=[np.bool_, np.float32], input_values=_branch_by_size),
     Testcase("cond_nested",
              fn=lambda p, q, x: jax.lax.cond(p, lambda x: jax.lax.cond(q, jax.numpy.tanh, lambda x: x * 3, x),
                                              lambda x: x + 1, x),
-             inputs=[(), (), ("B", 3)], input_dtypes=[np.bool_, np.bool_, np.float32]),
+             inputs=[(), (), ("B", 3)], input_dtypes=[np.bool_, np.bool_, np.float32],
+             input_values=lambda rng, shapes: [shapes[2][0] != 4, shapes[2][0] == 2, rng.standard_normal(shapes[2])],
+             dim_sizes=(2, 3, 4)),
     Testcase("cond_in_scan",
              fn=lambda ps, xs: jax.lax.scan(
                  lambda c, px: (jax.lax.cond(px[0], lambda: c * px[1], lambda: c + px[1]), c),
@@ -187,8 +195,7 @@ WHILE_CASES = [
     Testcase("while_in_cond", fn=lambda p, x: jax.lax.cond(
                  p, lambda x: jax.lax.while_loop(lambda c: jax.numpy.sum(c) < 50.0, lambda c: c * 2 + 0.5, x),
                  jax.numpy.tanh, x),
-             inputs=[(), ("B", 3)], input_dtypes=[np.bool_, np.float32],
-             input_values=lambda rng, shapes: [True, rng.random(shapes[1])]),
+             inputs=[(), ("B", 3)], input_dtypes=[np.bool_, np.float32], input_values=_branch_by_size),
     Testcase("fori_symbolic_trip_count", fn=lambda x: jax.lax.fori_loop(0, x.shape[0], lambda i, c: c * 0.5 + x, x),
              inputs=[("B", 3)]),
 ]
