@@ -175,6 +175,7 @@ def lower_dot_general(ctx, lhs, rhs, *, dimension_numbers, **params):
     dtype = compute_dtype("MatMul", out_dtype)
     transposed = (lhs_perm != sorted(lhs_perm), rhs_perm != sorted(rhs_perm))
     if lhs_aval.ndim == rhs_aval.ndim == 2 and any(transposed) and dtype.name in KERNEL_DTYPES["Gemm"]:
+        # Gemm transposes its rank-2 operands itself.
         out = ctx.op.Gemm(ctx.cast(lhs, dtype, lhs_aval.dtype), ctx.cast(rhs, dtype, rhs_aval.dtype),
                           transA=int(transposed[0]) or None, transB=int(transposed[1]) or None)
     elif rhs_aval.ndim == 1 and transposed[0]:
