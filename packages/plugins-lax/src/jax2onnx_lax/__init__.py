@@ -28,7 +28,7 @@ plugin_index = PluginIndex(
             "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or", "reduce_xor",
             "argmax", "argmin", "reduce",
         ],
-        "jax2onnx_lax.sorting": ["sort", "top_k"],
+        "jax2onnx_lax.sorting": ["sort", "top_k", "approx_top_k"],
         "jax2onnx_lax.windows": [
             "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp", "reduce_window_sum", "reduce_window_max",
             "reduce_window_min", "reduce_window",
@@ -38,7 +38,7 @@ plugin_index = PluginIndex(
         "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index"],
         "jax2onnx_lax.random": [
             "threefry2x32", "random_bits", "random_split", "random_fold_in", "random_seed", "random_wrap",
-            "random_unwrap", "random_clone",
+            "random_unwrap", "random_clone", "random_gamma",
         ],
         "jax2onnx_lax.nn": [
             *(f"call:jax.nn.{f}" for f in (

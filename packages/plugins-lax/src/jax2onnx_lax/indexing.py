@@ -1,1 +1,458 @@
-"""(being written)"""
+"""Indexing: dynamic slices, gather and the scatter family.
+
+Gather and scatter share one analysis of their dimension numbers (:class:`IndexDims`) and pick
+the plainest ONNX op that fits: Gather, GatherElements/ScatterElements, Slice, or
+GatherND/ScatterND, falling back to GatherND/ScatterND over an explicit grid of operand indices.
+Start indices are clamped as JAX does (XLA's gather clamps; CLIP clamps); "fill" gathers mask
+out-of-bounds rows and "drop" scatters send them to a padding row that is sliced off after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+import onnx_ir as ir
+
+from jax2onnx.plugin import Testcase, lowering
+
+from .shapes import INT64_MAX, LAX_DOC, ints, iota, is_static
+
+lax, jnp = jax.lax, jax.numpy
+FILL_OR_DROP, CLIP = lax.GatherScatterMode.FILL_OR_DROP, lax.GatherScatterMode.CLIP
+SCATTER_REDUCTIONS = {"scatter": "none", "scatter-add": "add", "scatter-sub": "add", "scatter-mul": "mul",
+                      "scatter-min": "min", "scatter-max": "max"}
+
+
+def _unique_rows(rng, shapes):
+    """Operand, distinct in-bounds row indices (scatter-set with duplicates is unspecified), updates."""
+    operand, index, updates = shapes
+    return [rng.standard_normal(operand), rng.permutation(operand[0])[:index[0]], rng.standard_normal(updates)]
+
+
+def _out_of_bounds_rows(rng, shapes):
+    """Operand, distinct row indices of which some lie outside the operand either side, updates."""
+    operand, index, updates = shapes
+    rows = rng.permutation(np.r_[-2 * operand[0]:-operand[0], 0:operand[0], operand[0]:2 * operand[0]])
+    return [rng.standard_normal(operand), rows[:index[0]], rng.standard_normal(updates)]
+
+
+def _row_permutations(rng, shapes):
+    operand, index, updates = shapes
+    rows = [rng.permutation(operand[1])[:index[1]] for _ in range(index[0])]
+    return [rng.standard_normal(operand), np.array(rows).reshape(index), rng.standard_normal(updates)]
+
+
+def _case(name: str, fn, **options) -> Testcase:
+    """A testcase calling ``fn`` on JAX arrays (the kit passes NumPy arrays, whose indexing differs)."""
+    return Testcase(name, fn=lambda *args: fn(*map(jnp.asarray, args)), **options)
+
+
+F32, I32 = np.float32, np.int32
+NO_LOOP = ("Loop", "Identity")
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexDims:
+    """Gather and scatter dimension numbers in one vocabulary.
+
+    The "result" is a gather's output or a scatter's updates: its ``window_pos`` dims are the
+    operand's kept window dims in order, the others the batch dims of the start indices.
+    """
+
+    operand_shape: tuple
+    sizes: tuple
+    start_map: tuple
+    collapsed: tuple
+    operand_batching: tuple
+    indices_batching: tuple
+    window_pos: tuple
+    result_rank: int
+
+    @property
+    def layout(self) -> list[tuple[str, int]]:
+        """Per result dim: ("w", operand dim) or ("b", start-indices dim)."""
+        window = iter(d for d in range(len(self.operand_shape)) if d not in self.collapsed + self.operand_batching)
+        batch = iter(range(self.result_rank))
+        return [("w", next(window)) if p in self.window_pos else ("b", next(batch)) for p in range(self.result_rank)]
+
+    @property
+    def rest(self) -> list[int]:
+        return [d for d in range(len(self.operand_shape)) if d not in self.start_map + self.operand_batching]
+
+    @property
+    def batch_pos(self) -> list[int]:
+        return [p for p in range(self.result_rank) if p not in self.window_pos]
+
+    @property
+    def batch_rank(self) -> int:
+        return self.result_rank - len(self.window_pos)
+
+    @property
+    def is_nd(self) -> bool:
+        """Whole elements at the indexed dims, whole extents elsewhere: GatherND/ScatterND."""
+        return (sorted(self.start_map) == sorted(self.collapsed) and all(self.sizes[d] == 1 for d in self.start_map)
+                and all(self.sizes[d] == self.operand_shape[d] for d in self.rest))
+
+    @property
+    def batch_labels(self) -> list[tuple[str, int]]:
+        return [("b", i) for i in range(self.batch_rank)]
+
+    @property
+    def elements_labels(self) -> list | None:
+        """Dim labels of the GatherElements/ScatterElements form (one indexed dim, all others
+        batched: take_along_axis, vmapped x[i]); None (a size-1 dim) where the result has none.
+        None when that form does not apply."""
+        rank = len(self.operand_shape)
+        if len(self.start_map) != 1 or len(self.operand_batching) != rank - 1 or self.sizes[self.start_map[0]] != 1:
+            return None
+        axis = self.start_map[0]
+        extra = [("b", i) for i in range(self.batch_rank) if i not in self.indices_batching]
+        if len(extra) > 1:
+            return None
+        own = extra[0] if extra else None if axis in self.collapsed else ("w", axis)
+        paired = dict(zip(self.operand_batching, self.indices_batching))
+        return [own if d == axis else ("b", paired[d]) for d in range(rank)]
+
+
+def gather_dims(dn, sizes: Sequence[Any], operand_shape: Sequence[Any], result_rank: int) -> IndexDims:
+    return IndexDims(tuple(operand_shape), tuple(sizes), _ints(dn.start_index_map), _ints(dn.collapsed_slice_dims),
+                     _ints(dn.operand_batching_dims), _ints(dn.start_indices_batching_dims), _ints(dn.offset_dims),
+                     result_rank)
+
+
+def scatter_dims(dn, operand_shape: Sequence[Any], updates_shape: Sequence[Any]) -> IndexDims:
+    windows = iter(updates_shape[p] for p in dn.update_window_dims)
+    sizes = [1 if d in dn.inserted_window_dims + dn.operand_batching_dims else next(windows)
+             for d in range(len(operand_shape))]
+    return IndexDims(tuple(operand_shape), tuple(sizes), _ints(dn.scatter_dims_to_operand_dims),
+                     _ints(dn.inserted_window_dims), _ints(dn.operand_batching_dims),
+                     _ints(dn.scatter_indices_batching_dims), _ints(dn.update_window_dims), len(updates_shape))
+
+
+def _ints(values: Sequence[Any]) -> tuple[int, ...]:
+    """Plain ints (dimension numbers may hold numpy integers, which ONNX attributes reject)."""
+    return tuple(int(v) for v in values)
+
+
+def clamp_starts(ctx, indices: ir.Value, dims: IndexDims, check: bool,
+                 index_dtype: Any = np.int64) -> tuple[ir.Value, ir.Value | None]:
+    """Start indices clamped so each window lies in the operand, and (if ``check``) a [..., 1]
+    mask of the rows that needed no clamping (None: all of them)."""
+    hi = [dims.operand_shape[d] - dims.sizes[d] for d in dims.start_map]
+    known = ctx.const_value(indices)
+    if known is not None and all(is_static(h) for h in hi):
+        clamped = np.clip(known.astype(np.int64), 0, np.array(hi, dtype=np.int64))
+        valid = (clamped == known).all(-1, keepdims=True)
+        return ctx.const(clamped), None if valid.all() or not check else ctx.const(valid)
+    indices = ctx.cast(indices, np.int64, from_dtype=index_dtype)
+    zero = ctx.const(np.array(0, np.int64))
+    clamped = ctx.op.Max(ctx.op.Min(indices, ctx.shape_tensor(hi)), zero)
+    if not check:
+        return clamped, None
+    moved = ctx.op.ReduceMax(ctx.op.Abs(ctx.op.Sub(indices, clamped)), ints(ctx, [-1]), keepdims=1)
+    return clamped, ctx.op.Equal(moved, zero)
+
+
+def relabel(ctx, x: ir.Value, source: list, target: list) -> ir.Value:
+    """Rearranges the dims of ``x`` from ``source`` labels to ``target`` labels; a label on one
+    side only is a size-1 dim (squeezed or unsqueezed)."""
+    dropped = [p for p, label in enumerate(source) if label not in target]
+    if dropped:
+        x = ctx.op.Squeeze(x, ints(ctx, dropped))
+        source = [label for label in source if label in target]
+    perm = [source.index(label) for label in target if label in source]
+    if perm != sorted(perm):
+        x = ctx.op.Transpose(x, perm=perm)
+    return place(ctx, x, len(target), [p for p, label in enumerate(target) if label in source])
+
+
+def place(ctx, x: ir.Value, rank: int, keep: Sequence[int]) -> ir.Value:
+    """Unsqueezes ``x`` to ``rank`` dims, its own dims landing at positions ``keep``."""
+    missing = [p for p in range(rank) if p not in keep]
+    return ctx.op.Unsqueeze(x, ints(ctx, missing)) if missing else x
+
+
+def index_grid(ctx, dims: IndexDims, starts: ir.Value, result_shape: Sequence[Any]) -> tuple[ir.Value, int]:
+    """The operand index of every result element, as [*result_shape[:n], r]; trailing whole-extent
+    window dims are left out (ScatterND/GatherND take them as slices). Returns it and n."""
+    layout, rank = dims.layout, len(dims.operand_shape)
+    tail = 0
+    while (tail < min(rank, len(layout)) and layout[-1 - tail] == ("w", rank - 1 - tail)
+           and dims.sizes[rank - 1 - tail] == dims.operand_shape[rank - 1 - tail]):
+        tail += 1
+    n, r = len(result_shape) - tail, rank - tail
+    batch_pos = dims.batch_pos
+    window_pos = {d: p for p, (kind, d) in enumerate(layout[:n]) if kind == "w"}
+    starts = place(ctx, starts, n + 1, batch_pos + [n])
+    k = len(dims.start_map)
+    parts = ctx.op.Split(starts, ints(ctx, [1] * k), axis=-1, _outputs=k) if k > 1 else [starts]
+    components = []
+    for d in range(r):
+        offsets = [parts[dims.start_map.index(d)]] if d in dims.start_map else []
+        if d in window_pos:
+            offsets.append(place(ctx, iota(ctx, dims.sizes[d]), n + 1, [window_pos[d]]))
+        if d in dims.operand_batching:
+            axis = batch_pos[dims.indices_batching[dims.operand_batching.index(d)]]
+            offsets.append(place(ctx, iota(ctx, dims.operand_shape[d]), n + 1, [axis]))
+        c = offsets[0] if offsets else ctx.const(np.zeros([1] * (n + 1), np.int64))
+        for offset in offsets[1:]:
+            c = ctx.op.Add(c, offset)
+        components.append(ctx.op.Expand(c, ctx.shape_tensor([*result_shape[:n], 1])))
+    return (ctx.op.Concat(*components, axis=-1) if r > 1 else components[0]), n
+
+
+def squeeze_last(ctx, x: ir.Value) -> ir.Value:
+    known = ctx.const_value(x)
+    return ctx.const(known[..., 0]) if known is not None else ctx.op.Squeeze(x, ints(ctx, [-1]))
+
+
+def stack_scalars(ctx, scalars: Sequence[ir.Value]) -> ir.Value:
+    """Scalar indices as one int64 vector (a constant when all are)."""
+    known = [ctx.const_value(s) for s in scalars]
+    if all(k is not None for k in known):
+        return ctx.const(np.array(known, dtype=np.int64))
+    parts = [ctx.op.Unsqueeze(ctx.cast(s, np.int64), ints(ctx, [0])) for s in scalars]
+    return parts[0] if len(parts) == 1 else ctx.op.Concat(*parts, axis=0)
+
+
+def slice_ends(ctx, starts: ir.Value, sizes: Sequence[Any]) -> ir.Value:
+    known = ctx.const_value(starts)
+    if known is not None and all(is_static(s) for s in sizes):
+        return ctx.const(known + np.array(sizes, dtype=np.int64))
+    return ctx.op.Add(starts, ctx.shape_tensor(sizes))
+
+
+def gather_slice(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims) -> ir.Value:
+    """A gather of one window (start indices without batch dims): Slice, then Squeeze."""
+    extra = [d for d in dims.rest if dims.sizes[d] != dims.operand_shape[d]]
+    if extra:
+        starts = ctx.op.Concat(starts, ints(ctx, [0] * len(extra)), axis=0)
+    axes = [*dims.start_map, *extra]
+    out = ctx.op.Slice(operand, starts, slice_ends(ctx, starts, [dims.sizes[d] for d in axes]), ints(ctx, axes))
+    return ctx.op.Squeeze(out, ints(ctx, dims.collapsed)) if dims.collapsed else out
+
+
+def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape: Sequence[Any]) -> ir.Value:
+    rank, batch, labels = len(dims.operand_shape), dims.batch_rank, dims.elements_labels
+    if labels is not None:
+        idx = relabel(ctx, squeeze_last(ctx, starts), dims.batch_labels, labels)
+        return relabel(ctx, ctx.op.GatherElements(operand, idx, axis=dims.start_map[0]), labels, dims.layout)
+    if dims.is_nd and len(dims.start_map) == 1 and not dims.operand_batching:
+        a = dims.start_map[0]
+        out = ctx.op.Gather(operand, squeeze_last(ctx, starts), axis=a)
+        window = [("w", d) for d in dims.rest]
+        return relabel(ctx, out, window[:a] + dims.batch_labels + window[a:], dims.layout)
+    if batch == 0 and not dims.operand_batching:
+        return gather_slice(ctx, operand, starts, dims)
+    if dims.is_nd:
+        perm = [*dims.operand_batching, *dims.start_map, *dims.rest]
+        batch_perm = [*dims.indices_batching, *(i for i in range(batch) if i not in dims.indices_batching)]
+        data = relabel(ctx, operand, list(range(rank)), perm)
+        idx = relabel(ctx, starts, list(range(batch + 1)), [*batch_perm, batch])
+        out = ctx.op.GatherND(data, idx, batch_dims=len(dims.operand_batching))
+        return relabel(ctx, out, [("b", i) for i in batch_perm] + [("w", d) for d in dims.rest], dims.layout)
+    grid, _ = index_grid(ctx, dims, starts, out_shape)
+    return ctx.op.GatherND(operand, grid)
+
+
+@lowering("gather", component="jax.lax.gather", since="0.1.0", doc=LAX_DOC.format("gather"),
+          onnx=["Gather", "GatherElements", "GatherND", "Slice", "Where"], testcases=[
+              _case("gather_column_symbolic", fn=lambda x: x[:, 1], inputs=[("B", 4)], expect_ops=["Gather"]),
+              _case("gather_column_int", fn=lambda x: x[:, -1], inputs=[(3, "B")], input_dtypes=[I32],
+                       forbid_ops=NO_LOOP),
+              _case("gather_rows", fn=lambda x, i: x[i], inputs=[("B", 5, 3), (4,)], input_dtypes=[F32, I32],
+                       forbid_ops=NO_LOOP),
+              _case("gather_rows_2d_index", fn=lambda x, i: x[i], inputs=[(6, "B"), (2, 3)],
+                       input_dtypes=[F32, I32]),
+              _case("gather_last_axis", fn=lambda x, i: x[..., i], inputs=[("B", 3, 6), (2, 2)],
+                       input_dtypes=[F32, I32]),
+              _case("gather_two_arrays", fn=lambda x, i, j: x[i, j], inputs=[(4, 5, "B"), (3,), (3,)],
+                       input_dtypes=[F32, I32, I32]),
+              _case("gather_middle_arrays", fn=lambda x, i: x[:, i, i], inputs=[("B", 5, 5), (3,)],
+                       input_dtypes=[F32, I32]),
+              _case("gather_array_and_int", fn=lambda x, i: x[i, 1], inputs=[(4, 5), ("B",)],
+                       input_dtypes=[I32, I32]),
+              _case("gather_take_clip", fn=lambda x, i: jnp.take(x, i, axis=1, mode="clip"),
+                       inputs=[("B", 5), (6,)], input_dtypes=[F32, I32], forbid_ops=NO_LOOP),
+              _case("gather_take_fill", fn=lambda x, i: jnp.take(x, i, axis=1, mode="fill"),
+                       inputs=[("B", 5), (6,)], input_dtypes=[F32, I32]),
+              _case("gather_take_fill_int", fn=lambda x, i: jnp.take(x, i, mode="fill", fill_value=-1),
+                       inputs=[("B",), (3, 4)], input_dtypes=[I32, I32]),
+              _case("gather_take_wrap", fn=lambda x, i: jnp.take(x, i, axis=0, mode="wrap"),
+                       inputs=[(5, "B"), (6,)], input_dtypes=[F32, I32]),
+              _case("gather_promise_in_bounds", fn=lambda x, i: x.at[:, i].get(mode="promise_in_bounds"),
+                       inputs=[(2, 5, "B"), (3,)], input_dtypes=[F32, I32]),
+              _case("gather_take_along_axis", fn=lambda x, i: jnp.take_along_axis(x, i, axis=1),
+                       inputs=[("B", 5), ("B", 3)], input_dtypes=[F32, I32]),
+              _case("gather_take_along_axis_3d", fn=lambda x, i: jnp.take_along_axis(x, i, axis=0),
+                       inputs=[(4, "B", 3), (2, "B", 3)], input_dtypes=[F32, I32]),
+              _case("gather_vmap_index", fn=lambda x, i: jax.vmap(lambda r, j: r[j])(x, i),
+                       inputs=[("B", 5), ("B",)], input_dtypes=[F32, I32]),
+              _case("gather_vmap_window", inputs=[("B", 5), ("B",)], input_dtypes=[F32, I32],
+                       fn=lambda x, i: jax.vmap(lambda r, j: lax.dynamic_slice(r, (j,), (2,)))(x, i)),
+              _case("gather_slice_symbolic", fn=lambda x: x[:, 1:3], inputs=[("B", 4)], expect_ops=["Slice"]),
+              _case("gather_strided_symbolic", fn=lambda x: x[1:, ::2], inputs=[("B", 4)]),
+              _case("gather_offset_between_batch", inputs=[(4, "B", 6), (3, 2, 1)], input_dtypes=[F32, I32],
+                       fn=lambda x, i: lax.gather(x, i, lax.GatherDimensionNumbers(
+                           offset_dims=(1, 3), collapsed_slice_dims=(0,), start_index_map=(0,)),
+                           (1, x.shape[1], 6), mode="clip")),
+              _case("gather_fill_window", inputs=[(5, "B"), (3, 1)], input_dtypes=[F32, I32],
+                       fn=lambda x, i: lax.gather(x, i, lax.GatherDimensionNumbers(
+                           offset_dims=(1, 2), collapsed_slice_dims=(), start_index_map=(0,)),
+                           (2, x.shape[1]), mode="fill")),
+              _case("gather_batched_window", inputs=[(3, 7, "B"), (3, 4, 1)], input_dtypes=[F32, I32],
+                       fn=lambda x, i: lax.gather(x, i, lax.GatherDimensionNumbers(
+                           offset_dims=(2, 3), collapsed_slice_dims=(), start_index_map=(1,),
+                           operand_batching_dims=(0,), start_indices_batching_dims=(0,)),
+                           (1, 3, x.shape[2]), mode="clip")),
+              _case("gather_negative_index", fn=lambda x: x[-1], inputs=[("B", 3)]),
+          ])
+def lower_gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value, **params):
+    out_shape = ctx.out_avals[0].shape
+    dims = gather_dims(dimension_numbers, slice_sizes, ctx.in_avals[0].shape, len(out_shape))
+    starts, valid = clamp_starts(ctx, indices, dims, mode == FILL_OR_DROP, ctx.in_avals[1].dtype)
+    out = gather(ctx, operand, starts, dims, out_shape)
+    if valid is None:
+        return out
+    mask = place(ctx, ctx.op.Squeeze(valid, ints(ctx, [-1])), len(out_shape), dims.batch_pos)
+    return ctx.op.Where(mask, out, ctx.const(np.array(fill_value, dtype=ctx.out_avals[0].dtype)))
+
+
+@lowering("dynamic_slice", component="jax.lax.dynamic_slice", onnx=["Slice"], since="0.1.0",
+          doc=LAX_DOC.format("dynamic_slice"), testcases=[
+              _case("dynamic_slice_clamped", fn=lambda x, i, j: lax.dynamic_slice(x, (i, j), (2, 3)),
+                       inputs=[(6, 5), (), ()], input_dtypes=[F32, I32, I32]),
+              _case("dynamic_slice_symbolic", fn=lambda x, i: lax.dynamic_slice_in_dim(x, i, 3, axis=1),
+                       inputs=[("B", 7), ()], input_dtypes=[F32, I32], forbid_ops=NO_LOOP),
+              _case("dynamic_slice_const", fn=lambda x: lax.dynamic_slice(x, (1, 4), (2, 2)), inputs=[(4, 5)],
+                       expect_ops=["Slice"]),
+              _case("dynamic_slice_scalar_index", fn=lambda x, i: x[i], inputs=[("B", 3), ()],
+                       input_dtypes=[F32, I32]),
+          ])
+def lower_dynamic_slice(ctx, x, *starts, slice_sizes):
+    shape = ctx.in_avals[0].shape
+    # A whole-extent slice always starts at 0 (JAX clamps the start).
+    axes = tuple(a for a, d in enumerate(shape) if slice_sizes[a] != d)
+    if not axes:
+        return x
+    dims = IndexDims(tuple(shape), tuple(slice_sizes), axes, (), (), (), tuple(range(len(shape))), len(shape))
+    begin, _ = clamp_starts(ctx, stack_scalars(ctx, [starts[a] for a in axes]), dims, check=False)
+    return gather_slice(ctx, x, begin, dims)
+
+
+@lowering("dynamic_update_slice", component="jax.lax.dynamic_update_slice", onnx=["Slice", "Concat", "ScatterND"],
+          since="0.1.0", doc=LAX_DOC.format("dynamic_update_slice"), testcases=[
+              _case("dynamic_update_slice_cache", fn=lambda c, u, t: lax.dynamic_update_slice_in_dim(c, u, t, 1),
+                       inputs=[("B", 8, 4), ("B", 1, 4), ()], input_dtypes=[F32, F32, I32], forbid_ops=NO_LOOP),
+              _case("dynamic_update_slice_clamped", fn=lambda x, u, i, j: lax.dynamic_update_slice(x, u, (i, j)),
+                       inputs=[(5, 6), (2, 3), (), ()], input_dtypes=[F32, F32, I32, I32]),
+              _case("dynamic_update_slice_symbolic", fn=lambda x, u: lax.dynamic_update_slice(x, u, (1, 0)),
+                       inputs=[(4, "B"), (2, "B")], input_dtypes=[I32, I32]),
+          ])
+def lower_dynamic_update_slice(ctx, x, update, *starts):
+    shape, update_shape = ctx.in_avals[0].shape, ctx.in_avals[1].shape
+    axes = tuple(a for a, d in enumerate(shape) if update_shape[a] != d)
+    if not axes:
+        return update
+    dims = IndexDims(tuple(shape), tuple(update_shape), axes, (), (), (), tuple(range(len(shape))), len(shape))
+    begin, _ = clamp_starts(ctx, stack_scalars(ctx, [starts[a] for a in axes]), dims, check=False)
+    if len(axes) == 1:
+        # Along one axis: the operand's head, the update, the operand's tail.
+        axis = ints(ctx, axes)
+        head = ctx.op.Slice(x, ints(ctx, [0]), begin, axis)
+        tail = ctx.op.Slice(x, slice_ends(ctx, begin, [update_shape[axes[0]]]), ints(ctx, [INT64_MAX]), axis)
+        return ctx.op.Concat(head, update, tail, axis=axes[0])
+    grid, _ = index_grid(ctx, dims, begin, update_shape)
+    return ctx.op.ScatterND(x, grid, update)
+
+
+def redirect(ctx, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -> ir.Value:
+    """Points the index rows ``mask`` rejects at the padding row after ``operand_dim``."""
+    return ctx.op.Where(mask, idx, ctx.shape_tensor([operand_dim] + [0] * (width - 1)))
+
+
+@lowering(*SCATTER_REDUCTIONS, component="jax.lax.{}", since="0.1.0", doc=LAX_DOC.format("scatter"),
+          onnx=["ScatterND", "ScatterElements", "Transpose", "Pad", "Slice"], testcases=[
+              _case("scatter_set_rows", fn=lambda x, i, v: x.at[i].set(v), inputs=[("B", 3), (2,), (2, 3)],
+                       input_dtypes=[F32, I32, F32], input_values=_unique_rows, forbid_ops=NO_LOOP),
+              _case("scatter_set_column", fn=lambda x: x.at[:, 1].set(2.0), inputs=[("B", 4)],
+                       forbid_ops=NO_LOOP),
+              _case("scatter_set_drops_out_of_bounds", fn=lambda x, i, v: x.at[i].set(v),
+                       inputs=[(5, "B"), (4,), (4, "B")], input_dtypes=[F32, I32, F32],
+                       input_values=_out_of_bounds_rows),
+              _case("scatter_set_slice", fn=lambda x: x.at[1:3].set(0.5), inputs=[(4, "B")]),
+              _case("scatter_set_symbolic_slice", fn=lambda x, v: x.at[:, 1:3].set(v), inputs=[("B", 4), ("B", 2)]),
+              _case("scatter_set_vmap", fn=lambda x, i, v: jax.vmap(lambda r, j, w: r.at[j].set(w))(x, i, v),
+                       inputs=[("B", 5), ("B",), ("B",)], input_dtypes=[F32, I32, F32]),
+              _case("scatter_set_vmap_window", inputs=[("B", 6), ("B",), ("B", 2)], input_dtypes=[F32, I32, F32],
+                       fn=lambda x, i, v: jax.vmap(lambda r, j, w: lax.dynamic_update_slice(r, w, (j,)))(x, i, v)),
+              _case("scatter_put_along_axis", inputs=[(3, 5), (3, 2), (3, 2)], input_dtypes=[F32, I32, F32],
+                       fn=lambda x, i, v: jnp.put_along_axis(x, i, v, axis=1, inplace=False),
+                       input_values=_row_permutations),
+              _case("scatter_add_duplicates", fn=lambda x, i, v: x.at[i].add(v), inputs=[(5, "B"), (6,), (6, "B")],
+                       input_dtypes=[F32, I32, F32]),
+              _case("scatter_add_two_arrays", fn=lambda x, i, j, v: x.at[i, j].add(v),
+                       inputs=[(4, 5, "B"), (6,), (6,), (6, "B")], input_dtypes=[F32, I32, I32, F32]),
+              _case("scatter_add_clip", fn=lambda x, i, v: x.at[i].add(v, mode="clip"),
+                       inputs=[("B", 3), (5,), (5, 3)], input_dtypes=[F32, I32, F32]),
+              _case("scatter_add_promise", fn=lambda x, i, v: x.at[:, i].add(v, mode="promise_in_bounds"),
+                       inputs=[(3, 8), ("B",), (3, "B")], input_dtypes=[F32, I32, F32],
+                       input_values=lambda rng, s: [rng.standard_normal(s[0]), rng.integers(0, 8, s[1]),
+                                                    rng.standard_normal(s[2])]),
+              _case("scatter_add_int", fn=lambda x, i: x.at[i].add(3), inputs=[(4, "B"), (3,)],
+                       input_dtypes=[I32, I32]),
+              _case("scatter_add_batched", inputs=[("B", 6), ("B", 3, 1), ("B", 3)], input_dtypes=[F32, I32, F32],
+                       fn=lambda x, i, v: lax.scatter_add(x, i, v, lax.ScatterDimensionNumbers(
+                           update_window_dims=(), inserted_window_dims=(1,), scatter_dims_to_operand_dims=(1,),
+                           operand_batching_dims=(0,), scatter_indices_batching_dims=(0,)), mode="drop")),
+              _case("scatter_sub", fn=lambda x, i, v: x.at[i].subtract(v), inputs=[("B", 3), (4,), (4, 3)],
+                       input_dtypes=[F32, I32, F32]),
+              _case("scatter_mul_columns", fn=lambda x, i, v: x.at[:, i].mul(v), inputs=[("B", 5), (3,), ("B", 3)],
+                       input_dtypes=[F32, I32, F32]),
+              _case("scatter_min", fn=lambda x, i, v: x.at[i].min(v), inputs=[(5, "B"), (6,), (6, "B")],
+                       input_dtypes=[F32, I32, F32]),
+              _case("scatter_max_int", fn=lambda x, i, v: x.at[i, 2].max(v), inputs=[(5, 4), ("B",), ("B",)],
+                       input_dtypes=[I32, I32, I32]),
+          ])
+def lower_scatter(ctx, operand, indices, updates, *, dimension_numbers, mode, **params):
+    name, shape, updates_shape = ctx.eqn.primitive.name, ctx.in_avals[0].shape, ctx.in_avals[2].shape
+    if name == "scatter-sub":
+        updates = ctx.op.Neg(updates)
+    dims = scatter_dims(dimension_numbers, shape, updates_shape)
+    # Out-of-bounds windows are skipped unless clipped (XLA's scatter drops them).
+    starts, valid = clamp_starts(ctx, indices, dims, mode != CLIP, ctx.in_avals[1].dtype)
+    rank, labels = len(shape), dims.elements_labels
+    perm = list(range(rank))
+    if labels is not None:
+        axis = dims.start_map[0]
+        idx = relabel(ctx, squeeze_last(ctx, starts), dims.batch_labels, labels)
+        updates = relabel(ctx, updates, dims.layout, labels)
+        if valid is not None:
+            mask = relabel(ctx, ctx.op.Squeeze(valid, ints(ctx, [-1])), dims.batch_labels, labels)
+            idx = redirect(ctx, idx, mask, shape[axis], 1)
+    elif dims.is_nd and not dims.operand_batching:
+        axis, perm, idx = 0, [*dims.start_map, *dims.rest], starts
+        operand = relabel(ctx, operand, list(range(rank)), perm)
+        updates = relabel(ctx, updates, dims.layout, dims.batch_labels + [("w", d) for d in dims.rest])
+        if valid is not None:
+            idx = redirect(ctx, idx, valid, shape[perm[0]], len(dims.start_map))
+    else:
+        axis = 0
+        idx, n = index_grid(ctx, dims, starts, updates_shape)
+        if valid is not None:
+            mask = place(ctx, valid, n + 1, [*dims.batch_pos, n])
+            idx = redirect(ctx, idx, mask, shape[0], rank - len(updates_shape) + n)
+    if valid is not None:
+        operand = ctx.op.Pad(operand, ints(ctx, [0] * (rank + axis) + [1] + [0] * (rank - axis - 1)))
+    reduction = SCATTER_REDUCTIONS[name]
+    if labels is not None:
+        out = ctx.op.ScatterElements(operand, idx, updates, axis=axis, reduction=reduction)
+    else:
+        out = ctx.op.ScatterND(operand, idx, updates, reduction=reduction)
+    if valid is not None:
+        out = ctx.op.Slice(out, ints(ctx, [0]), ints(ctx, [-1]), ints(ctx, [axis]))
+    return relabel(ctx, out, perm, list(range(rank)))
