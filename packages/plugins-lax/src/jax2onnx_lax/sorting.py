@@ -39,6 +39,18 @@ def _sort_keys(ctx, key, dtype):
             (ctx.op.Where(nan, ctx.const(np.array(np.inf, dtype)), key), dtype)]
 
 
+def _top(ctx, x, k, axis, largest):
+    """The k largest (smallest) along ``axis`` and their indices, in the equation's index dtype."""
+    dtype = ctx.in_avals[0].dtype
+    key = x
+    if jnp.issubdtype(dtype, jnp.floating):
+        # XLA ranks NaN above everything; as +inf it only ties with +inf, broken by index.
+        key = ctx.op.Where(ctx.op.IsNaN(x), ctx.const(np.array(np.inf, dtype)), x)
+    index = _order(ctx, key, dtype, k, axis, largest)
+    values = ctx.op.GatherElements(x, index, axis=axis)
+    return values, ctx.cast(index, ctx.out_avals[1].dtype, from_dtype=np.int64)
+
+
 SORT_OPS = ["TopK", "GatherElements", "IsNaN", "Where"]
 
 
@@ -87,11 +99,19 @@ def lower_sort(ctx, *operands, dimension, is_stable, num_keys):
               Testcase("top_k_nan_first", fn=lambda x: lax.top_k(x, 4), inputs=[("B", 7)], input_values=_with_nans),
           ])
 def lower_top_k(ctx, x, *, k, axis=-1, **params):
-    dtype = ctx.in_avals[0].dtype
-    key = x
-    if jnp.issubdtype(dtype, jnp.floating):
-        # XLA ranks NaN above everything; as +inf it only ties with +inf, broken by index.
-        key = ctx.op.Where(ctx.op.IsNaN(x), ctx.const(np.array(np.inf, dtype)), x)
-    index = _order(ctx, key, dtype, ctx.const(np.array([k], np.int64)), axis, largest=1)
-    values = ctx.op.GatherElements(x, index, axis=axis)
-    return values, ctx.cast(index, ctx.out_avals[1].dtype, from_dtype=np.int64)
+    return _top(ctx, x, ctx.const(np.array([k], np.int64)), axis, largest=1)
+
+
+@lowering("approx_top_k", component="jax.lax.approx_max_k", onnx=SORT_OPS, since="0.1.0",
+          doc=LAX_DOC.format("approx_max_k"),
+          testcases=[
+              Testcase("top_k_approx_max", fn=lambda x: lax.approx_max_k(x, 3), inputs=[("B", 6)]),
+              Testcase("top_k_approx_min_axis0", fn=lambda x: lax.approx_min_k(x, 2, reduction_dimension=0),
+                       inputs=[(5, "B")]),
+              Testcase("top_k_approx_unaggregated", fn=lambda x: lax.approx_max_k(x, 2, aggregate_to_topk=False),
+                       inputs=[("B", 6)]),
+          ])
+def lower_approx_top_k(ctx, x, *, k, reduction_dimension, is_max_k, **params):
+    # XLA on CPU is exact; unaggregated, it returns every candidate in order, as many as the output holds.
+    axis = reduction_dimension % len(ctx.in_avals[0].shape)
+    return _top(ctx, x, ctx.dim(ctx.out_avals[0].shape[axis]), axis, largest=int(is_max_k))
