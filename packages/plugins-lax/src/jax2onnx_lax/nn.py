@@ -36,7 +36,7 @@ def _axis(axis, rank: int) -> int | None:
     return None if not isinstance(axis, int) or not -rank <= axis < rank else axis % rank
 
 
-def native(op_type: str, opset: int = 1, dtypes=F32):
+def _native(op_type: str, opset: int = 1, dtypes=F32):
     """A check_model asserting ``op_type`` is emitted exactly where the rule can use it."""
 
     def check(model) -> None:
@@ -88,7 +88,7 @@ def _activation(op_type: str, opset: int, dtypes, attributes):
 def _activation_case(name: str, op_type: str, opset: int, dtypes) -> Testcase:
     fn = ACTIVATION_CASES.get(name, lambda x: getattr(jax.nn, name)(x))
     # Spread over the kinks and saturation points of the piecewise activations.
-    return Testcase(f"nn_{name}", fn=fn, inputs=[("B", 12)], check_model=native(op_type, opset, dtypes),
+    return Testcase(f"nn_{name}", fn=fn, inputs=[("B", 12)], check_model=_native(op_type, opset, dtypes),
                     input_values=lambda rng, shapes: [4 * rng.standard_normal(shapes[0])])
 
 
@@ -99,10 +99,10 @@ for _name, (_op, _opset, _dtypes, _attrs) in ACTIVATIONS.items():
 
 @call_lowering("jax.nn.gelu", onnx=["Gelu"], since="0.1.0", doc=NN_DOC.format("gelu"),
                testcases=[Testcase("nn_gelu_tanh", fn=lambda x: jax.nn.gelu(x), inputs=[("B", 8)],
-                                   check_model=native("Gelu", 20)),
+                                   check_model=_native("Gelu", 20)),
                           # ONNX Runtime has no float64 Erf, so exact gelu has no float64 export to test.
                           Testcase("nn_gelu_exact", fn=lambda x: jax.nn.gelu(x, approximate=False), inputs=[("B", 8)],
-                                   check_model=native("Gelu", 20), x64=False)])
+                                   check_model=_native("Gelu", 20), x64=False)])
 def lower_gelu(ctx, x, approximate=True):
     # float64 too: ORT has no exact kernel, and Gelu's function body holds float32 constants.
     if ctx.opset < 20 or _dtype(x) not in F32:
@@ -131,7 +131,7 @@ def lower_hard_tanh(ctx, x):
 
 @call_lowering("jax.nn.log_sigmoid", onnx=["Neg", "Softplus"], since="0.1.0", doc=NN_DOC.format("log_sigmoid"),
                testcases=[Testcase("nn_log_sigmoid", fn=lambda x: jax.nn.log_sigmoid(x), inputs=[("B", 12)],
-                                   check_model=native("Softplus"),
+                                   check_model=_native("Softplus"),
                                    input_values=lambda rng, shapes: [10 * rng.standard_normal(shapes[0])])])
 def lower_log_sigmoid(ctx, x):
     if _dtype(x) not in F32:
@@ -166,9 +166,9 @@ for _name, _op in {"softmax": "Softmax", "log_softmax": "LogSoftmax"}.items():
 
 @call_lowering("jax.nn.glu", onnx=["Split", "Sigmoid", "Mul"], since="0.1.0", doc=NN_DOC.format("glu"),
                testcases=[Testcase("nn_glu", fn=lambda x: jax.nn.glu(x), inputs=[("B", 8)],
-                                   check_model=native("Split", 18, FLOATS)),
+                                   check_model=_native("Split", 18, FLOATS)),
                           Testcase("nn_glu_axis0", fn=lambda x: jax.nn.glu(x, axis=0), inputs=[(6, "B")],
-                                   check_model=native("Split", 18, FLOATS))])
+                                   check_model=_native("Split", 18, FLOATS))])
 def lower_glu(ctx, x, axis=-1):
     axis = _axis(axis, len(x.shape)) if isinstance(x, ir.Value) else None
     if ctx.opset < 18 or axis is None or _dtype(x) not in FLOATS:
@@ -183,9 +183,9 @@ ONE_HOT_DTYPES = (np.float32, np.float16, np.int64)
 
 @call_lowering("jax.nn.one_hot", onnx=["OneHot"], since="0.1.0", doc=NN_DOC.format("one_hot"), testcases=[
     Testcase("nn_one_hot", fn=lambda x: jax.nn.one_hot(x, 5), inputs=[("B", 3)], input_dtypes=[np.int32],
-             check_model=native("OneHot", 11, (np.int32,))),
+             check_model=_native("OneHot", 11, (np.int32,))),
     Testcase("nn_one_hot_axis0_f16", fn=lambda x: jax.nn.one_hot(x, 4, dtype=np.float16, axis=0), inputs=[("B",)],
-             input_dtypes=[np.int32], check_model=native("OneHot", 11, (np.int32,))),
+             input_dtypes=[np.int32], check_model=_native("OneHot", 11, (np.int32,))),
     Testcase("nn_one_hot_bool", fn=lambda x: jax.nn.one_hot(x, 6, dtype=bool), inputs=[("B", 2)],
              input_dtypes=[np.int32], forbid_ops=("Identity", "OneHot")),
 ])
@@ -203,7 +203,7 @@ def lower_one_hot(ctx, x, num_classes, dtype=None, axis=-1):
 
 
 def _logsumexp_case(name: str, fn, shape=("B", 5)) -> Testcase:
-    return Testcase(f"nn_{name}", fn=fn, inputs=[shape], check_model=native("ReduceLogSumExp", 18, FLOATS))
+    return Testcase(f"nn_{name}", fn=fn, inputs=[shape], check_model=_native("ReduceLogSumExp", 18, FLOATS))
 
 
 @call_lowering("jax.scipy.special.logsumexp", onnx=["ReduceLogSumExp"], since="0.1.0",
@@ -230,10 +230,10 @@ def lower_logsumexp(ctx, a, axis=None, b=None, keepdims=False, return_sign=False
 
 @call_lowering("jax.nn.standardize", onnx=["LayerNormalization"], since="0.1.0", doc=NN_DOC.format("standardize"),
                testcases=[Testcase("nn_standardize", fn=lambda x: jax.nn.standardize(x), inputs=[("B", 6)],
-                                   check_model=native("LayerNormalization", 17, FLOATS)),
+                                   check_model=_native("LayerNormalization", 17, FLOATS)),
                           Testcase("nn_standardize_trailing_axes",
                                    fn=lambda x: jax.nn.standardize(x + 3, axis=(1, 2), epsilon=1e-3),
-                                   inputs=[("B", 3, 4)], check_model=native("LayerNormalization", 17, FLOATS)),
+                                   inputs=[("B", 3, 4)], check_model=_native("LayerNormalization", 17, FLOATS)),
                           Testcase("nn_standardize_axis0", fn=lambda x: jax.nn.standardize(x, axis=0),
                                    inputs=[("B", 4)], forbid_ops=("Identity", "LayerNormalization"))])
 def lower_standardize(ctx, x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, algorithm="fast"):
@@ -262,7 +262,7 @@ for _name in ("sigmoid", "silu", "swish"):
 
 def _attention_case(name: str, fn, shapes, dtypes=None, native_op=True, **kw) -> Testcase:
     # JAX runs the attention softmax in float32 even in float64 mode: float32 tolerances for both.
-    check = native("Attention", 23) if native_op else None
+    check = _native("Attention", 23) if native_op else None
     return Testcase(f"nn_{name}", fn=fn, inputs=shapes, input_dtypes=dtypes, rtol=1e-5, atol=1e-6, check_model=check,
                     forbid_ops=("Identity",) if native_op else ("Identity", "Attention"), **kw)
 
@@ -271,7 +271,7 @@ def _dpa(**kw):
     return lambda q, k, v, *extra: jax.nn.dot_product_attention(q, k, v, *extra, **kw)
 
 
-@call_lowering("jax.nn.dot_product_attention", onnx=["Reshape", "Where", "Attention"], since="0.1.0",
+@call_lowering("jax.nn.dot_product_attention", onnx=["Reshape", "Trilu", "And", "Where", "Attention"], since="0.1.0",
                doc=NN_DOC.format("dot_product_attention"), testcases=[
                    _attention_case("dpa", _dpa(), [("B", 5, 4, 8)] * 3),
                    _attention_case("dpa_causal_scale", _dpa(is_causal=True, scale=0.2),
@@ -281,8 +281,8 @@ def _dpa(**kw):
                    _attention_case("dpa_bias_mask", _dpa(), [("B", 4, 2, 8)] * 3 + [(1, 2, 4, 4), ("B", 1, 4, 4)],
                                    [np.float32] * 4 + [np.bool_]),
                    _attention_case("dpa_mask_causal", lambda q, k, v, m: jax.nn.dot_product_attention(
-                       q, k, v, mask=m, is_causal=True), [("B", 4, 2, 8)] * 3 + [("B", 2, 4, 4)],
-                                   [np.float32] * 3 + [np.bool_], native_op=False),
+                       q, k, v, mask=m, is_causal=True), [("B", 4, 2, 8)] + [("B", 6, 2, 8)] * 2 + [("B", 1, 4, 6)],
+                                   [np.float32] * 3 + [np.bool_]),
                    _attention_case("dpa_unbatched", _dpa(), [("T", 2, 8)] * 3, native_op=False),
                    _attention_case("dpa_kv_lengths", lambda q, k, v, n: jax.nn.dot_product_attention(
                        q, k, v, key_value_seq_lengths=n), [(2, 3, 2, 8)] * 3 + [(2,)], [np.float32] * 3 + [np.int32],
@@ -296,7 +296,7 @@ def lower_dot_product_attention(ctx, query, key, value, bias=None, mask=None, *,
     if (ctx.opset < 23 or any(_dtype(t) not in F32 for t in tensors) or len(query.shape) != 4
             or (scale is not None and _scalar(scale) is None) or return_residual or implementation not in (None, "xla")
             or (query_seq_lengths, key_value_seq_lengths, local_window_size) != (None,) * 3
-            or (mask is not None and (_dtype(mask) != np.bool_ or is_causal))):
+            or (mask is not None and _dtype(mask) != np.bool_)):
         return NotImplemented
     heads, kv_heads, head_dim = query.shape[2], key.shape[2], value.shape[3]
     if not all(isinstance(d, int) for d in (heads, kv_heads, head_dim)):
@@ -305,9 +305,13 @@ def lower_dot_product_attention(ctx, query, key, value, bias=None, mask=None, *,
     flat = ctx.const(np.array([0, 0, -1], np.int64))
     q, k, v = (ctx.op.Reshape(t, flat) for t in (query, key, value))
     attn_mask = bias
+    if mask is not None and is_causal:
+        # Fold the triangle into the mask: Attention's is_causal masks with -inf, see below.
+        rows_cols = ctx.op.Concat(ctx.op.Shape(query, start=1, end=2), ctx.op.Shape(key, start=1, end=2), axis=0)
+        mask = ctx.op.And(mask, ctx.op.Trilu(ctx.op.Expand(ctx.const(np.array(True)), rows_cols), upper=0))
+        is_causal = False
     if mask is not None:
-        # JAX fills masked logits with a finite negative, so a fully masked row stays uniform (hence
-        # no mask with is_causal: the causal -inf would keep such a row from spreading over all keys).
+        # JAX fills masked logits with a finite negative, so a fully masked row spreads over all keys.
         fill = ctx.const(np.array(-0.7 * np.finfo(np.float32).max, np.float32))
         attn_mask = ctx.op.Where(mask, bias if bias is not None else ctx.const(np.array(0, np.float32)), fill)
     out = ctx.op.Attention(q, k, v, attn_mask, q_num_heads=heads, kv_num_heads=kv_heads, is_causal=int(is_causal),
