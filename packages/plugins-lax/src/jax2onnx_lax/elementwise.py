@@ -1,66 +1,678 @@
-"""Elementwise primitives, as tables: one ONNX op per JAX primitive wherever ONNX has it."""
+"""Elementwise primitives: tables of one-op rules, and decompositions where ONNX has no op.
+
+ONNX Runtime lacks CPU kernels for some op/dtype pairs (``KERNELS``): such inputs are computed
+in a wider dtype when the round trip is exact (``WIDER``) and rejected otherwise. Multi-op
+decompositions compute float16/bfloat16 in float32 and round once at the end.
+"""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from jax2onnx.plugin import Testcase, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 
-UNARY = {
-    "neg": "Neg", "exp": "Exp", "log": "Log", "tanh": "Tanh", "logistic": "Sigmoid",
-    "sqrt": "Sqrt", "abs": "Abs", "erf": "Erf",
+FLOAT = ("float32", "float64", "float16")
+SINT = ("int8", "int16", "int32", "int64")
+UINT = ("uint8", "uint16", "uint32", "uint64")
+INT = SINT + UINT
+NUMERIC = FLOAT + INT
+ALL_DTYPES = NUMERIC + ("bfloat16", "bool")
+
+# ONNX Runtime 1.31 CPU kernels (probed at opsets 18 and 23); an op not listed has FLOAT.
+KERNELS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(["Add", "Sub", "Mul", "Div", "Mod", "Abs", "Less", "LessOrEqual", "Greater",
+                     "GreaterOrEqual"], NUMERIC),
+    "Equal": NUMERIC + ("bool",),
+    "Sign": NUMERIC + ("bfloat16",),
+    "Neg": FLOAT + SINT,
+    **dict.fromkeys(["Max", "Min", "Clip"], FLOAT + ("int8", "int32", "int64", "uint8", "uint32", "uint64")),
+    "Where": FLOAT + ("int8", "int32", "int64", "uint8", "uint32"),
+    **dict.fromkeys(["IsNaN", "IsInf"], ("float32", "float64")),
+    **dict.fromkeys(["Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Erf"],
+                    ("float32", "float16")),
+    **dict.fromkeys(["Not", "And", "Or", "Xor"], ("bool",)),
+    **dict.fromkeys(["BitwiseNot", "BitwiseAnd", "BitwiseOr", "BitwiseXor"], INT),
+    "BitShift": ("uint8", "uint32", "uint64"),
 }
-BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min", "pow": "Pow"}
+PREDICATES = {"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "IsNaN", "IsInf"}
+# Exact round trips; uint64 -> int64 keeps the bits, which is all Where needs.
+WIDER = {"float16": "float32", "bfloat16": "float32", "bool": "uint8", "int8": "int32", "int16": "int32",
+         "uint8": "uint32", "uint16": "uint32", "uint64": "int64"}
 
 
-def _unary(op_type: str):
+def _name(dtype) -> str:
+    return np.dtype(dtype).name
+
+
+def _kernel_dtype(ctx, op_type: str, dtype) -> str:
+    kernels = KERNELS.get(op_type, FLOAT)
+
+    def widen(name):
+        while name not in kernels and name in WIDER:
+            name = WIDER[name]
+        return name
+
+    kernel = widen(_name(dtype))
+    if kernel not in kernels:
+        raise ctx.unsupported_dtype(dtype, ", ".join(d for d in ALL_DTYPES if widen(d) in kernels))
+    return kernel
+
+
+def _op(ctx, op_type: str, *xs, dtype, **attrs):
+    """``op_type`` on values of ``dtype``, computed in a wider dtype where ORT has no kernel for it."""
+    name, kernel = _name(dtype), _kernel_dtype(ctx, op_type, dtype)
+    if kernel != name:
+        skip = 1 if op_type == "Where" else 0  # Where's condition stays bool
+        xs = [x if i < skip else ctx.cast(x, kernel) for i, x in enumerate(xs)]
+    out = getattr(ctx.op, op_type)(*xs, **attrs)
+    return out if kernel == name or op_type in PREDICATES else ctx.cast(out, name)
+
+
+def _c(ctx, value, dtype):
+    return ctx.const(np.asarray(value, dtype=np.dtype(dtype)))
+
+
+def _is_float(dtype) -> bool:
+    return _name(dtype) in (*FLOAT, "bfloat16")
+
+
+def _compute_dtype(dtype) -> str:
+    return "float32" if _name(dtype) in ("float16", "bfloat16") else _name(dtype)
+
+
+def _formula(fn):
+    """A rule computing ``fn(ctx, *xs, dt)`` in float32 for half types, cast back once."""
+
+    def rule(ctx, *xs, **params):
+        dtype = ctx.in_avals[0].dtype
+        dt = _compute_dtype(dtype)
+        out = fn(ctx, *(ctx.cast(x, dt, from_dtype=a.dtype) for x, a in zip(xs, ctx.in_avals)), dt=dt, **params)
+        return ctx.cast(out, ctx.out_avals[0].dtype, from_dtype=dt)
+
+    return rule
+
+
+def _where(ctx, cond, a, b, dt):
+    return _op(ctx, "Where", cond, a, b, dtype=dt)
+
+
+def _log1p(ctx, x, dt):
+    # log(u) * x / (u - 1) cancels the rounding of u = 1 + x (Goldberg); |x| >= 0.5 needs no care.
+    u = ctx.op.Add(x, _c(ctx, 1, dt))
+    precise = ctx.op.Div(ctx.op.Mul(ctx.op.Log(u), x), ctx.op.Sub(u, _c(ctx, 1, dt)))
+    small = ctx.op.Where(ctx.op.Equal(u, _c(ctx, 1, dt)), x, precise)
+    return ctx.op.Where(ctx.op.Less(ctx.op.Abs(x), _c(ctx, 0.5, dt)), small, ctx.op.Log(u))
+
+
+def _expm1(ctx, x, dt):
+    # (u - 1) * x / log(u) cancels the rounding of u = exp(x) (Kahan); |x| >= 0.5 needs no care.
+    u = ctx.op.Exp(x)
+    um1 = ctx.op.Sub(u, _c(ctx, 1, dt))
+    small = ctx.op.Where(ctx.op.Equal(u, _c(ctx, 1, dt)), x, ctx.op.Div(ctx.op.Mul(um1, x), ctx.op.Log(u)))
+    return ctx.op.Where(ctx.op.Less(ctx.op.Abs(x), _c(ctx, 0.5, dt)), small, um1)
+
+
+# float64 formulas for ops ORT implements only for float32/float16.
+def _tan64(ctx, x, dt):
+    return ctx.op.Div(ctx.op.Sin(x), ctx.op.Cos(x))
+
+
+def _sinh64(ctx, x, dt):
+    # Near 0, em1 * (em1 + 2) / (em1 + 1) / 2 avoids the cancellation of exp(x) - exp(-x).
+    em1 = _expm1(ctx, x, dt)
+    small = ctx.op.Div(ctx.op.Mul(em1, ctx.op.Add(em1, _c(ctx, 2, dt))),
+                       ctx.op.Mul(ctx.op.Add(em1, _c(ctx, 1, dt)), _c(ctx, 2, dt)))
+    e = ctx.op.Exp(x)
+    large = ctx.op.Mul(ctx.op.Sub(e, ctx.op.Reciprocal(e)), _c(ctx, 0.5, dt))
+    return ctx.op.Where(ctx.op.Less(ctx.op.Abs(x), _c(ctx, 1, dt)), small, large)
+
+
+def _cosh64(ctx, x, dt):
+    e = ctx.op.Exp(x)
+    return ctx.op.Mul(ctx.op.Add(e, ctx.op.Reciprocal(e)), _c(ctx, 0.5, dt))
+
+
+def _asinh64(ctx, x, dt):
+    a = ctx.op.Abs(x)
+    a2 = ctx.op.Mul(a, a)
+    t = ctx.op.Add(a, ctx.op.Div(a2, ctx.op.Add(_c(ctx, 1, dt), ctx.op.Sqrt(ctx.op.Add(a2, _c(ctx, 1, dt))))))
+    return ctx.op.Mul(ctx.op.Sign(x), _log1p(ctx, t, dt))
+
+
+def _acosh64(ctx, x, dt):
+    t = ctx.op.Sub(x, _c(ctx, 1, dt))
+    return _log1p(ctx, ctx.op.Add(t, ctx.op.Sqrt(ctx.op.Mul(t, ctx.op.Add(t, _c(ctx, 2, dt))))), dt)
+
+
+def _atanh64(ctx, x, dt):
+    ratio = ctx.op.Div(ctx.op.Mul(x, _c(ctx, 2, dt)), ctx.op.Sub(_c(ctx, 1, dt), x))
+    return ctx.op.Mul(_log1p(ctx, ratio, dt), _c(ctx, 0.5, dt))
+
+
+def _real(rng, shapes):
+    return [rng.standard_normal(s) for s in shapes]
+
+
+def _uniform(lo, hi):
+    return lambda rng, shapes: [rng.uniform(lo, hi, s) for s in shapes]
+
+
+def _tiny_and_large(lo, hi):
+    """Values from [lo, hi) scaled by 1e-9 to 1: the range where naive formulas cancel."""
+    return lambda rng, shapes: [rng.uniform(lo, hi, s) * 10.0 ** rng.integers(-9, 1, s) for s in shapes]
+
+
+def _lax(name):
+    """The jax.lax function, looked up at call time."""
+    return lambda *args, **kw: getattr(jax.lax, name)(*args, **kw)
+
+
+# primitive: (ONNX op, float64 formula where ORT has no double kernel, test inputs)
+UNARY = {
+    "abs": ("Abs", None, _real), "sign": ("Sign", None, _real), "floor": ("Floor", None, _real),
+    "ceil": ("Ceil", None, _real), "exp": ("Exp", None, _real), "log": ("Log", None, _uniform(0.01, 10)),
+    "sqrt": ("Sqrt", None, _uniform(0, 10)), "logistic": ("Sigmoid", None, _real), "sin": ("Sin", None, _real),
+    "cos": ("Cos", None, _real), "tanh": ("Tanh", None, _real), "tan": ("Tan", _tan64, _uniform(-1.5, 1.5)),
+    "asin": ("Asin", None, _uniform(-1, 1)), "acos": ("Acos", None, _uniform(-1, 1)), "atan": ("Atan", None, _real),
+    "sinh": ("Sinh", _sinh64, _uniform(-4, 4)), "cosh": ("Cosh", _cosh64, _uniform(-4, 4)),
+    "asinh": ("Asinh", _asinh64, _uniform(-10, 10)), "acosh": ("Acosh", _acosh64, _uniform(1, 10)),
+    "atanh": ("Atanh", _atanh64, _uniform(-0.99, 0.99)), "erf": ("Erf", None, _real),
+}
+# ORT has no double kernel for these and float32 would lose float64 precision: float64 is rejected.
+NO_DOUBLE = ("asin", "acos", "atan", "erf")
+
+
+def _unary(op_type, double_formula):
     def rule(ctx, x, **params):
-        return ctx.builder.op(op_type, [x])
+        dtype = ctx.in_avals[0].dtype
+        if double_formula is not None and _name(dtype) == "float64":
+            return double_formula(ctx, x, "float64")
+        return _op(ctx, op_type, x, dtype=dtype)
 
     return rule
 
 
-def _binary(op_type: str):
-    def rule(ctx, x, y, **params):
-        return ctx.builder.op(op_type, [x, y])
-
-    return rule
-
-
-for _name, _op in UNARY.items():
-    lowering(_name, component=f"jax.lax.{_name}", onnx=[_op], since="0.1.0", doc=LAX_DOC.format(_name),
-             testcases=[Testcase(f"{_name}_f32", fn=getattr(__import__("jax").lax, _name), inputs=[("B", 3)],
-                                 input_values=(lambda rng, shapes: [np.abs(rng.standard_normal(shapes[0])) + 0.1]),
-                                 expect_ops=[_op])])(_unary(_op))
-
-for _name, _op in BINARY.items():
-    lowering(_name, component=f"jax.lax.{_name}", onnx=[_op], since="0.1.0", doc=LAX_DOC.format(_name),
-             testcases=[Testcase(f"{_name}_f32", fn=getattr(__import__("jax").lax, _name), inputs=[("B", 3), ("B", 3)],
-                                 input_values=(lambda rng, shapes: [np.abs(rng.standard_normal(s)) + 0.5 for s in shapes]),
-                                 expect_ops=[_op])])(_binary(_op))
+def _typed(name, fn, dtype, n=1, values=None, **kw):
+    """A testcase of ``fn`` on ``n`` inputs of one non-default dtype."""
+    if dtype in ("int64", "uint64"):
+        kw["skip"] = X64_ONLY
+    if dtype == "bfloat16":  # ORT cannot feed or fetch bfloat16 through numpy: convert inside the model
+        kw.setdefault("rtol", 2e-2)  # the result is bfloat16, compared as float32
+        kw.setdefault("atol", 2e-2)
+        return Testcase(f"{name}_{dtype}", fn=_through_bfloat16(fn), inputs=[("B", 4)] * n, input_values=values,
+                        x64=False, **kw)
+    return Testcase(f"{name}_{dtype}", fn=fn, inputs=[("B", 4)] * n, input_dtypes=[dtype] * n, input_values=values,
+                    x64=False, **kw)
 
 
-@lowering("rsqrt", component="jax.lax.rsqrt", onnx=["Sqrt", "Reciprocal"], since="0.1.0", doc=LAX_DOC.format("rsqrt"))
+# JAX has 64-bit integers in x64 mode only; tests/test_elementwise_dtypes.py runs these there.
+X64_ONLY = "64-bit integer inputs need x64 mode: run by tests/test_elementwise_dtypes.py"
+
+
+def _through_bfloat16(fn):
+    def wrapped(*args):
+        out = fn(*(a.astype(jax.numpy.bfloat16) for a in args))
+        return out.astype(np.float32) if out.dtype == jax.numpy.bfloat16 else out
+
+    return wrapped
+
+
+UNARY_CASES = {
+    "exp": [_typed("exp", _lax("exp"), "float16", expect_ops=["Exp"])],
+    "tanh": [_typed("tanh", _lax("tanh"), "bfloat16", expect_ops=["Cast", "Cast", "Tanh", "Cast", "Cast"])],
+    "sin": [_typed("sin", _lax("sin"), "bfloat16")],
+    "erf": [_typed("erf", _lax("erf"), "float16", expect_ops=["Erf"])],
+    "log": [_typed("log", _lax("log"), "bfloat16", values=_uniform(0.1, 9))],
+    "abs": [_typed("abs", _lax("abs"), "int8", expect_ops=["Abs"]), _typed("abs", _lax("abs"), "int64")],
+    "sign": [_typed("sign", _lax("sign"), "int32", expect_ops=["Sign"]),
+             _typed("sign", _lax("sign"), "uint8"),
+             _typed("sign", _lax("sign"), "bfloat16", expect_ops=["Cast", "Sign", "Cast"])],
+    "asin": [_typed("asin", _lax("asin"), "float16", values=_uniform(-1, 1), expect_ops=["Asin"])],
+}
+
+for _prim, (_onnx, _double, _values) in UNARY.items():
+    lowering(_prim, component=f"jax.lax.{_prim}", onnx=[_onnx], since="0.1.0", doc=LAX_DOC.format(_prim),
+             testcases=[Testcase(f"{_prim}", fn=_lax(_prim), inputs=[("B", 4)], input_values=_values,
+                                 x64=_prim not in NO_DOUBLE, forbid_ops=("Identity", "Cast")),
+                        *UNARY_CASES.get(_prim, [])],
+             )(_unary(_onnx, _double))
+
+
+
+@lowering("neg", component="jax.lax.neg", onnx=["Neg", "Sub"], since="0.1.0", doc=LAX_DOC.format("neg"),
+          testcases=[Testcase("neg", fn=_lax("neg"), inputs=[("B", 4)], expect_ops=["Neg"]),
+                     _typed("neg", _lax("neg"), "int16"), _typed("neg", _lax("neg"), "uint8")])
+def lower_neg(ctx, x):
+    dtype = ctx.in_avals[0].dtype
+    if _name(dtype) in UINT:  # wraps modulo 2**bits like JAX; ONNX Neg is signed only
+        return ctx.op.Sub(_c(ctx, 0, dtype), x)
+    return _op(ctx, "Neg", x, dtype=dtype)
+
+
+@lowering("round", component="jax.lax.round", onnx=["Round", "Floor", "Sign"], since="0.1.0",
+          doc=LAX_DOC.format("round"),
+          testcases=[Testcase(f"round_{m.name.lower()}", fn=lambda x, m=m: jax.lax.round(x, m), inputs=[("B", 6)],
+                              input_values=lambda rng, s: [rng.integers(-8, 8, s[0]) / 2 + rng.choice([0, 0.1], s[0])])
+                     for m in jax.lax.RoundingMethod])
+def lower_round(ctx, x, *, rounding_method):
+    dtype = ctx.in_avals[0].dtype
+    if rounding_method == jax.lax.RoundingMethod.TO_NEAREST_EVEN:
+        return _op(ctx, "Round", x, dtype=dtype)
+    return _formula(_round_away)(ctx, x)
+
+
+def _round_away(ctx, x, dt):
+    # floor(|x| + 0.5) would round 0.49999997 up; compare the exact fraction instead.
+    a = ctx.op.Abs(x)
+    whole = ctx.op.Floor(a)
+    up = ctx.op.GreaterOrEqual(ctx.op.Sub(a, whole), _c(ctx, 0.5, dt))
+    return ctx.op.Mul(ctx.op.Sign(x), ctx.op.Where(up, ctx.op.Add(whole, _c(ctx, 1, dt)), whole))
+
+
+@lowering("is_finite", component="jax.lax.is_finite", onnx=["IsInf", "IsNaN", "Or", "Not"], since="0.1.0",
+          doc=LAX_DOC.format("is_finite"),
+          testcases=[Testcase("is_finite", fn=_lax("is_finite"), inputs=[("B", 4)],
+                              input_values=lambda rng, s: [rng.choice([1.0, -np.inf, np.inf, np.nan, 0.0], s[0])]),
+                     _typed("is_finite", _lax("is_finite"), "float16",
+                            values=lambda rng, s: [rng.choice([1.0, -np.inf, np.nan], s[0])])])
+def lower_is_finite(ctx, x):
+    dtype = ctx.in_avals[0].dtype
+    return ctx.op.Not(ctx.op.Or(_op(ctx, "IsInf", x, dtype=dtype), _op(ctx, "IsNaN", x, dtype=dtype)))
+
+
+@lowering("exp2", component="jax.lax.exp2", onnx=["Pow"], since="0.1.0", doc=LAX_DOC.format("exp2"),
+          testcases=[Testcase("exp2", fn=_lax("exp2"), inputs=[("B", 4)], expect_ops=["Pow"]),
+                     _typed("exp2", _lax("exp2"), "bfloat16")])
+def lower_exp2(ctx, x, **params):
+    dtype = ctx.in_avals[0].dtype
+    return _op(ctx, "Pow", _c(ctx, 2, dtype), x, dtype=dtype)
+
+
+@lowering("expm1", component="jax.lax.expm1", onnx=["Exp", "Log", "Where"], since="0.1.0",
+          doc=LAX_DOC.format("expm1"),
+          testcases=[Testcase("expm1", fn=_lax("expm1"), inputs=[("B", 8)],
+                              input_values=_tiny_and_large(-3, 3)),
+                     _typed("expm1", _lax("expm1"), "float16")])
+def lower_expm1(ctx, x, **params):
+    return _formula(_expm1)(ctx, x)
+
+
+@lowering("log1p", component="jax.lax.log1p", onnx=["Log", "Where"], since="0.1.0", doc=LAX_DOC.format("log1p"),
+          testcases=[Testcase("log1p", fn=_lax("log1p"), inputs=[("B", 8)],
+                              input_values=_tiny_and_large(-0.9, 5)),
+                     _typed("log1p", _lax("log1p"), "bfloat16", values=_uniform(-0.5, 3))])
+def lower_log1p(ctx, x, **params):
+    return _formula(_log1p)(ctx, x)
+
+
+@lowering("rsqrt", component="jax.lax.rsqrt", onnx=["Sqrt", "Reciprocal"], since="0.1.0", doc=LAX_DOC.format("rsqrt"),
+          testcases=[Testcase("rsqrt", fn=_lax("rsqrt"), inputs=[("B", 4)], input_values=_uniform(0.01, 10),
+                              expect_ops=["Sqrt", "Reciprocal"])])
 def lower_rsqrt(ctx, x, **params):
-    return ctx.op.Reciprocal(ctx.op.Sqrt(x))
+    return _formula(lambda ctx, x, dt: ctx.op.Reciprocal(ctx.op.Sqrt(x)))(ctx, x)
 
 
-@lowering("integer_pow", component="jax.lax.integer_pow", onnx=["Mul", "Pow"], since="0.1.0",
-          doc=LAX_DOC.format("integer_pow"))
+@lowering("cbrt", component="jax.lax.cbrt", onnx=["Pow", "Abs", "Sign"], since="0.1.0", doc=LAX_DOC.format("cbrt"),
+          testcases=[Testcase("cbrt", fn=_lax("cbrt"), inputs=[("B", 4)],
+                              input_values=lambda rng, s: [rng.standard_normal(s[0]) * 100])])
+def lower_cbrt(ctx, x, **params):
+    # Pow of a negative base to 1/3 is NaN: take the root of |x| and restore the sign.
+    return _formula(_cbrt)(ctx, x)
+
+
+def _cbrt(ctx, x, dt):
+    return ctx.op.Mul(ctx.op.Sign(x), ctx.op.Pow(ctx.op.Abs(x), _c(ctx, 1 / 3, dt)))
+
+
+@lowering("square", component="jax.lax.square", onnx=["Mul"], since="0.1.0", doc=LAX_DOC.format("square"),
+          testcases=[Testcase("square", fn=_lax("square"), inputs=[("B", 4)], expect_ops=["Mul"]),
+                     _typed("square", _lax("square"), "int32", expect_ops=["Mul"])])
+def lower_square(ctx, x):
+    return _op(ctx, "Mul", x, x, dtype=ctx.in_avals[0].dtype)
+
+
+@lowering("integer_pow", component="jax.lax.integer_pow", onnx=["Mul", "Div"], since="0.1.0",
+          doc=LAX_DOC.format("integer_pow"),
+          testcases=[Testcase(f"integer_pow_{y}".replace("-", "m"), fn=lambda x, y=y: jax.lax.integer_pow(x, y),
+                              inputs=[("B", 4)], input_values=_uniform(0.5, 2))
+                     for y in (0, 3, 5, 8, -1, -3)]
+                    + [Testcase("integer_pow_2", fn=lambda x: jax.lax.integer_pow(x, 2), inputs=[("B", 4)],
+                                expect_ops=["Mul"]),
+                       Testcase("integer_pow_1", fn=lambda x: jax.lax.integer_pow(x, 1) + 1.0, inputs=[("B", 4)],
+                                expect_ops=["Add"]),
+                       _typed("integer_pow", lambda x: jax.lax.integer_pow(x, 3), "int32"),
+                       _typed("integer_pow", lambda x: jax.lax.integer_pow(x, 5), "float16", values=_uniform(0.5, 2))])
 def lower_integer_pow(ctx, x, *, y):
-    if y == 2:
-        return ctx.op.Mul(x, x)
-    return ctx.op.Pow(x, ctx.const(np.array(y, dtype=ctx.in_avals[0].dtype)))
+    dtype = ctx.in_avals[0].dtype
+    if y == 0:
+        return ctx.op.Expand(_c(ctx, 1, dtype), ctx.op.Shape(x))
+    # Square-and-multiply in the order JAX uses, so rounding matches.
+    acc, base, n = None, x, abs(y)
+    while n:
+        if n & 1:
+            acc = base if acc is None else _op(ctx, "Mul", acc, base, dtype=dtype)
+        n >>= 1
+        if n:
+            base = _op(ctx, "Mul", base, base, dtype=dtype)
+    return _op(ctx, "Div", _c(ctx, 1, dtype), acc, dtype=dtype) if y < 0 else acc
 
 
-@lowering("stop_gradient", "copy", component="jax.lax.{}", onnx=[], since="0.1.0")
-def lower_identity(ctx, x, **params):
+@lowering("erfc", component="jax.lax.erfc", onnx=["Erf", "Sub"], since="0.1.0", doc=LAX_DOC.format("erfc"),
+          testcases=[Testcase("erfc", fn=_lax("erfc"), inputs=[("B", 4)], x64=False, expect_ops=["Erf", "Sub"]),
+                     _typed("erfc", _lax("erfc"), "bfloat16")])
+def lower_erfc(ctx, x):
+    # 1 - erf(x) loses relative precision only where erfc(x) < 1e-6, below float32's absolute tolerance.
+    dtype = ctx.in_avals[0].dtype
+    return _op(ctx, "Sub", _c(ctx, 1, dtype), _op(ctx, "Erf", x, dtype=dtype), dtype=dtype)
+
+
+# Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011), single precision.
+ERF_INV_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                   -0.00417768164, 0.246640727, 1.50140941)
+ERF_INV_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                0.00943887047, 1.00167406, 2.83297682)
+
+
+def _horner(ctx, coefficients, t, dt):
+    p = _c(ctx, coefficients[0], dt)
+    for c in coefficients[1:]:
+        p = ctx.op.Add(ctx.op.Mul(p, t), _c(ctx, c, dt))
+    return p
+
+
+@lowering("erf_inv", component="jax.lax.erf_inv", onnx=["Log", "Sqrt", "Where"], since="0.1.0",
+          doc=LAX_DOC.format("erf_inv"),
+          testcases=[Testcase("erf_inv", fn=_lax("erf_inv"), inputs=[("B", 8)], x64=False,
+                              input_values=lambda rng, s: [rng.uniform(-1, 1, s[0]) ** rng.choice([1, 9], s[0])]),
+                     _typed("erf_inv", _lax("erf_inv"), "float16", values=_uniform(-0.99, 0.99))])
+def lower_erf_inv(ctx, x):
+    dtype = ctx.in_avals[0].dtype
+    if _name(dtype) == "float64":  # the approximation has float32 accuracy and ORT has no double Erf to refine it
+        raise ctx.unsupported_dtype(dtype, "float32, float16, bfloat16")
+    return _formula(_erf_inv)(ctx, x)
+
+
+def _erf_inv(ctx, x, dt):
+    w = ctx.op.Neg(ctx.op.Log(ctx.op.Mul(ctx.op.Sub(_c(ctx, 1, dt), x), ctx.op.Add(_c(ctx, 1, dt), x))))
+    central = _horner(ctx, ERF_INV_CENTRAL, ctx.op.Sub(w, _c(ctx, 2.5, dt)), dt)
+    tail = _horner(ctx, ERF_INV_TAIL, ctx.op.Sub(ctx.op.Sqrt(w), _c(ctx, 3, dt)), dt)
+    return ctx.op.Mul(ctx.op.Where(ctx.op.Less(w, _c(ctx, 5, dt)), central, tail), x)
+
+
+# Lanczos approximation, g = 7, n = 9 (the coefficients XLA uses for lgamma and digamma).
+LANCZOS_G = 7.0
+LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+           12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7)
+
+
+def _lanczos(ctx, x, dt):
+    """z, the reflected argument (x < 0.5 uses 1 - x), and the Lanczos sums a(z), a'(z)."""
+    reflect = ctx.op.Less(x, _c(ctx, 0.5, dt))
+    z = ctx.op.Where(reflect, ctx.op.Neg(x), ctx.op.Sub(x, _c(ctx, 1, dt)))
+    a, da = _c(ctx, LANCZOS[0], dt), None
+    for i, c in enumerate(LANCZOS[1:], 1):
+        inv = ctx.op.Reciprocal(ctx.op.Add(z, _c(ctx, i, dt)))
+        a = ctx.op.Add(a, ctx.op.Mul(_c(ctx, c, dt), inv))
+        term = ctx.op.Mul(_c(ctx, -c, dt), ctx.op.Mul(inv, inv))
+        da = term if da is None else ctx.op.Add(da, term)
+    return reflect, z, a, da
+
+
+def _sin_pi_frac(ctx, x, dt):
+    """|sin(pi x)| reduced to [0, pi/2] first, exact at the integers."""
+    frac = ctx.op.Sub(x, ctx.op.Floor(x))
+    return ctx.op.Sin(ctx.op.Mul(_c(ctx, np.pi, dt), ctx.op.Min(frac, ctx.op.Sub(_c(ctx, 1, dt), frac))))
+
+
+def _lgamma(ctx, x, dt):
+    reflect, z, a, _ = _lanczos(ctx, x, dt)
+    t = ctx.op.Add(z, _c(ctx, LANCZOS_G + 0.5, dt))
+    lg = ctx.op.Add(ctx.op.Sub(ctx.op.Mul(ctx.op.Add(z, _c(ctx, 0.5, dt)), ctx.op.Log(t)), t),
+                    ctx.op.Add(ctx.op.Log(a), _c(ctx, 0.5 * np.log(2 * np.pi), dt)))
+    # lgamma(x) = log(pi) - log|sin(pi x)| - lgamma(1 - x)
+    reflected = ctx.op.Sub(ctx.op.Sub(_c(ctx, np.log(np.pi), dt), ctx.op.Log(_sin_pi_frac(ctx, x, dt))), lg)
+    return ctx.op.Where(reflect, reflected, lg)
+
+
+def _digamma(ctx, x, dt):
+    reflect, z, a, da = _lanczos(ctx, x, dt)
+    t = ctx.op.Add(z, _c(ctx, LANCZOS_G + 0.5, dt))
+    dg = ctx.op.Add(ctx.op.Sub(ctx.op.Log(t), ctx.op.Div(_c(ctx, LANCZOS_G, dt), t)), ctx.op.Div(da, a))
+    # digamma(x) = digamma(1 - x) - pi / tan(pi x); tan has period 1, and ORT has no double Tan.
+    angle = ctx.op.Mul(_c(ctx, np.pi, dt), ctx.op.Sub(x, ctx.op.Floor(x)))
+    cot = ctx.op.Div(ctx.op.Cos(angle), ctx.op.Sin(angle))
+    return ctx.op.Where(reflect, ctx.op.Sub(dg, ctx.op.Mul(_c(ctx, np.pi, dt), cot)), dg)
+
+
+def _gamma_values(rng, shapes):
+    x = rng.uniform(0.05, 12, shapes[0])
+    return [np.where(rng.random(shapes[0]) < 0.25, -x - 0.25, x)]  # some negatives, away from the poles
+
+
+for _prim, _fn in (("lgamma", _lgamma), ("digamma", _digamma)):
+    lowering(_prim, component=f"jax.lax.{_prim}", onnx=["Log", "Reciprocal", "Sin", "Where"], since="0.1.0",
+             doc=LAX_DOC.format(_prim),
+             testcases=[Testcase(_prim, fn=_lax(_prim), inputs=[("B", 8)], input_values=_gamma_values),
+                        _typed(_prim, _lax(_prim), "float16", values=_uniform(0.5, 6))])(_formula(_fn))
+
+
+def _binary(op_type):
+    def rule(ctx, x, y, **params):
+        return _op(ctx, op_type, x, y, dtype=ctx.in_avals[0].dtype)
+
+    return rule
+
+
+def _nonzero_ints(rng, shapes):
+    return [rng.integers(-100, 100, shapes[0]), rng.choice([-7, -3, -1, 1, 2, 5], shapes[1])]
+
+
+def _positive_ints(rng, shapes):
+    return [rng.integers(0, 200, shapes[0]), rng.integers(1, 9, shapes[1])]
+
+
+ARITHMETIC = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min"}
+ARITHMETIC_CASES = {
+    "add": [_typed("add", _lax("add"), "bfloat16", 2), _typed("add", _lax("add"), "float16", 2, expect_ops=["Add"]),
+            _typed("add", _lax("add"), "uint16", 2)],
+    "sub": [_typed("sub", _lax("sub"), "uint32", 2)],
+    "mul": [_typed("mul", _lax("mul"), "int16", 2)],
+    "div": [_typed("div", _lax("div"), d, 2, values=_nonzero_ints) for d in ("int32", "int64", "int8")]
+           + [_typed("div", _lax("div"), "uint8", 2, values=_positive_ints)],
+    "max": [_typed("max", _lax("max"), d, 2) for d in ("int16", "uint16", "bfloat16", "bool")]
+           + [Testcase("max_nan", fn=_lax("max"), inputs=[(6,), (6,)],
+                       input_values=lambda rng, s: [[np.nan, 1, 2, -1, np.inf, 0], [1, np.nan, 3, -np.inf, 1, -0.0]])],
+    "min": [_typed("min", _lax("min"), d, 2) for d in ("int8", "uint64", "bool")],
+}
+for _prim, _onnx in ARITHMETIC.items():
+    lowering(_prim, component=f"jax.lax.{_prim}", onnx=[_onnx], since="0.1.0", doc=LAX_DOC.format(_prim),
+             testcases=[Testcase(_prim, fn=_lax(_prim), inputs=[("B", 4), ("B", 4)], expect_ops=[_onnx]),
+                        Testcase(f"{_prim}_scalar", fn=_lax(_prim), inputs=[("B", 3), ()], expect_ops=[_onnx]),
+                        *(_typed(_prim, _lax(_prim), d, 2) for d in ("int32", "int64") if _prim != "div"),
+                        *ARITHMETIC_CASES.get(_prim, [])])(_binary(_onnx))
+
+
+@lowering("rem", component="jax.lax.rem", onnx=["Mod", "Div", "Mul", "Sub"], since="0.1.0", doc=LAX_DOC.format("rem"),
+          testcases=[Testcase("rem", fn=_lax("rem"), inputs=[("B", 4), ("B", 4)], expect_ops=["Mod"]),
+                     *(_typed("rem", _lax("rem"), d, 2, values=_nonzero_ints) for d in ("int32", "int64", "int8")),
+                     _typed("rem", _lax("rem"), "uint16", 2, values=_positive_ints),
+                     _typed("rem", _lax("rem"), "bfloat16", 2)])
+def lower_rem(ctx, x, y):
+    dtype = ctx.in_avals[0].dtype
+    if _name(dtype) in ("int64", "uint64"):
+        # ORT's integer Mod goes through double, inexact beyond 2**53: x - trunc(x / y) * y is exact.
+        return ctx.op.Sub(x, ctx.op.Mul(ctx.op.Div(x, y), y))
+    return _op(ctx, "Mod", x, y, dtype=dtype, fmod=1)  # fmod: the sign of the dividend, like C and JAX
+
+
+@lowering("pow", component="jax.lax.pow", onnx=["Pow"], since="0.1.0", doc=LAX_DOC.format("pow"),
+          testcases=[Testcase("pow", fn=_lax("pow"), inputs=[("B", 4), ("B", 4)], input_values=_uniform(0.1, 3),
+                              expect_ops=["Pow"]),
+                     Testcase("pow_int_exponent", fn=_lax("pow"), inputs=[("B", 4), ("B", 4)],
+                              input_dtypes=["float32", "int32"], expect_ops=["Pow"],
+                              input_values=lambda rng, s: [rng.standard_normal(s[0]), rng.integers(-3, 4, s[1])]),
+                     _typed("pow", _lax("pow"), "bfloat16", 2, values=_uniform(0.1, 3))])
+def lower_pow(ctx, x, y):
+    kernel = _kernel_dtype(ctx, "Pow", ctx.in_avals[0].dtype)
+    out = ctx.op.Pow(ctx.cast(x, kernel, from_dtype=ctx.in_avals[0].dtype),
+                     ctx.cast(y, kernel, from_dtype=ctx.in_avals[1].dtype) if _is_float(ctx.in_avals[1].dtype) else y)
+    return ctx.cast(out, ctx.out_avals[0].dtype, from_dtype=kernel)
+
+
+@lowering("atan2", component="jax.lax.atan2", onnx=["Atan", "Div", "Where"], since="0.1.0", doc=LAX_DOC.format("atan2"),
+          testcases=[Testcase("atan2", fn=_lax("atan2"), inputs=[("B", 6), ("B", 6)], x64=False,
+                              input_values=lambda rng, s: [rng.standard_normal(s[0]),
+                                                           rng.standard_normal(s[1]) * rng.choice([0, 1], s[1])]),
+                     _typed("atan2", _lax("atan2"), "float16", 2)])
+def lower_atan2(ctx, y, x):
+    dtype = ctx.in_avals[0].dtype
+    _kernel_dtype(ctx, "Atan", dtype)  # float64: rejected, ORT has no double Atan
+    return _formula(_atan2)(ctx, y, x)
+
+
+def _atan2(ctx, y, x, dt):
+    half_turn = ctx.op.Where(ctx.op.Less(y, _c(ctx, 0, dt)), _c(ctx, -np.pi, dt), _c(ctx, np.pi, dt))
+    turn = ctx.op.Where(ctx.op.Less(x, _c(ctx, 0, dt)), half_turn, _c(ctx, 0, dt))
+    out = ctx.op.Add(ctx.op.Atan(ctx.op.Div(y, x)), turn)
+    # On the y axis y / x is +-inf with the sign of a zero x, or NaN: the angle is sign(y) * pi/2.
+    axis = ctx.op.Mul(ctx.op.Sign(y), _c(ctx, np.pi / 2, dt))
+    return ctx.op.Where(ctx.op.Equal(x, _c(ctx, 0, dt)), axis, out)
+
+
+@lowering("copy", "stop_gradient", component="jax.lax.{}", onnx=[], since="0.1.0",
+          testcases=[Testcase("copy", fn=lambda x: jax.numpy.copy(x) * x, inputs=[("B", 4)], expect_ops=["Mul"]),
+                     Testcase("stop_gradient", fn=lambda x: jax.lax.stop_gradient(x) + x, inputs=[("B", 4)],
+                              expect_ops=["Add"])])
+def lower_identity(ctx, x):
     return x
 
 
-@lowering("convert_element_type", component="jax.lax.convert_element_type", onnx=["Cast"], since="0.1.0",
-          doc=LAX_DOC.format("convert_element_type"))
+def _ties(rng, shapes):
+    return [rng.integers(-3, 3, s) for s in shapes]  # equal pairs are frequent
+
+
+COMPARISONS = {"eq": "Equal", "lt": "Less", "le": "LessOrEqual", "gt": "Greater", "ge": "GreaterOrEqual"}
+COMPARISON_CASES = {
+    "eq": [_typed("eq", _lax("eq"), d, 2, values=_ties) for d in ("int32", "bool", "uint64")],
+    "lt": [_typed("lt", _lax("lt"), d, 2, values=_ties) for d in ("int32", "uint8", "bfloat16", "bool")],
+    "ge": [_typed("ge", _lax("ge"), d, 2, values=_ties) for d in ("int16", "float16")],
+}
+for _prim, _onnx in COMPARISONS.items():
+    lowering(_prim, component=f"jax.lax.{_prim}", onnx=[_onnx], since="0.1.0", doc=LAX_DOC.format(_prim),
+             testcases=[Testcase(_prim, fn=_lax(_prim), inputs=[("B", 6), ("B", 6)], input_values=_ties,
+                                 expect_ops=[_onnx]),
+                        *COMPARISON_CASES.get(_prim, [])])(_binary(_onnx))
+
+
+@lowering("ne", component="jax.lax.ne", onnx=["Equal", "Not"], since="0.1.0", doc=LAX_DOC.format("ne"),
+          testcases=[Testcase("ne", fn=_lax("ne"), inputs=[("B", 6), ("B", 6)], input_values=_ties,
+                              expect_ops=["Equal", "Not"]),
+                     _typed("ne", _lax("ne"), "bool", 2), _typed("ne", _lax("ne"), "int8", 2, values=_ties)])
+def lower_ne(ctx, x, y):
+    return ctx.op.Not(_op(ctx, "Equal", x, y, dtype=ctx.in_avals[0].dtype))
+
+
+# primitive: (ONNX op on bool, ONNX op on integers)
+LOGICAL = {"and": ("And", "BitwiseAnd"), "or": ("Or", "BitwiseOr"), "xor": ("Xor", "BitwiseXor"),
+           "not": ("Not", "BitwiseNot")}
+
+
+def _logical(bool_op, int_op):
+    def rule(ctx, *xs):
+        dtype = ctx.in_avals[0].dtype
+        return _op(ctx, bool_op if _name(dtype) == "bool" else int_op, *xs, dtype=dtype)
+
+    return rule
+
+
+for _prim, (_bool_op, _int_op) in LOGICAL.items():
+    _fn = _lax("bitwise_" + _prim)
+    _n = 1 if _prim == "not" else 2
+    lowering(_prim, component=f"jax.lax.bitwise_{_prim}", onnx=[_bool_op, _int_op], since="0.1.0",
+             doc=LAX_DOC.format("bitwise_" + _prim),
+             testcases=[_typed(_prim, _fn, "bool", _n, expect_ops=[_bool_op]),
+                        _typed(_prim, _fn, "int32", _n, expect_ops=[_int_op]),
+                        _typed(_prim, _fn, "uint8", _n), _typed(_prim, _fn, "int64", _n)])(_logical(_bool_op, _int_op))
+
+
+@lowering("select_n", component="jax.lax.select_n", onnx=["Where", "Equal"], since="0.1.0",
+          doc=LAX_DOC.format("select_n"),
+          testcases=[Testcase("select_n_bool", fn=_lax("select_n"), inputs=[("B", 4), ("B", 4), ("B", 4)],
+                              input_dtypes=["bool", "float32", "float32"], expect_ops=["Where"]),
+                     Testcase("select_n_int32", fn=_lax("select_n"), inputs=[("B", 4)] * 4,
+                              input_dtypes=["int32", "float32", "float32", "float32"],
+                              input_values=lambda rng, s: [rng.integers(0, 3, s[0]), *_real(rng, s[1:])]),
+                     Testcase("select_n_scalar_pred", fn=_lax("select_n"), inputs=[(), ("B", 4), ("B", 4)],
+                              input_dtypes=["bool", "int32", "int32"]),
+                     Testcase("select_n_bool_cases", fn=_lax("select_n"), inputs=[("B", 4)] * 3,
+                              input_dtypes=["bool", "bool", "bool"]),
+                     Testcase("select_n_one", fn=lambda p, x: jax.lax.select_n(p, x) * x, inputs=[("B", 4)] * 2,
+                              input_dtypes=["bool", "float32"], expect_ops=["Mul"])])
+def lower_select_n(ctx, which, *cases):
+    dtype = ctx.out_avals[0].dtype
+    if len(cases) == 1:
+        return cases[0]
+    if ctx.in_avals[0].dtype == np.bool_:
+        return _where(ctx, which, cases[1], cases[0], dtype)
+    out = cases[0]
+    for i, case in enumerate(cases[1:], 1):
+        out = _where(ctx, ctx.op.Equal(which, _c(ctx, i, ctx.in_avals[0].dtype)), case, out, dtype)
+    return out
+
+
+@lowering("clamp", component="jax.lax.clamp", onnx=["Clip", "Max", "Min"], since="0.1.0", doc=LAX_DOC.format("clamp"),
+          testcases=[Testcase("clamp_scalar_bounds", fn=lambda x: jax.lax.clamp(-0.5, x, 0.5), inputs=[("B", 4)],
+                              expect_ops=["Clip"]),
+                     Testcase("clamp_array_bounds", fn=_lax("clamp"), inputs=[("B", 4)] * 3,
+                              input_values=lambda rng, s: [rng.uniform(-2, -0.1, s[0]), rng.standard_normal(s[1]),
+                                                           rng.uniform(0.1, 2, s[2])], expect_ops=["Max", "Min"]),
+                     _typed("clamp", lambda x: jax.lax.clamp(np.int16(-3), x, np.int16(4)), "int16")])
+def lower_clamp(ctx, lo, x, hi):
+    dtype = ctx.in_avals[1].dtype
+    if ctx.in_avals[0].shape == () and ctx.in_avals[2].shape == ():  # Clip takes scalar bounds only
+        return _op(ctx, "Clip", x, lo, hi, dtype=dtype)
+    return _op(ctx, "Min", _op(ctx, "Max", x, lo, dtype=dtype), hi, dtype=dtype)
+
+
+def _wild_floats(rng, shapes):
+    return [rng.choice([1e10, -1e10, np.nan, np.inf, -np.inf, 300.5, -200.25, 0.0, -0.0, 3.7, -3.7, 127.9],
+                       shapes[0])]
+
+
+# (source, target, test inputs); bfloat16 goes through float32 inputs, which ORT can feed.
+CONVERSIONS = [
+    ("float32", "int32", _wild_floats), ("float32", "int8", _wild_floats), ("float32", "uint8", _wild_floats),
+    ("float32", "uint32", _wild_floats), ("float32", "bool", _wild_floats), ("bool", "float32", None),
+    ("float32", "float16", _wild_floats), ("float16", "float32", None), ("float16", "int16", _wild_floats),
+    ("int32", "float32", None), ("int32", "int8", lambda rng, s: [rng.integers(-1000, 1000, s[0])]),
+    ("int32", "uint32", None), ("uint8", "int8", lambda rng, s: [rng.integers(0, 256, s[0])]), ("int32", "bool", None),
+]
+
+
+@lowering("convert_element_type", component="jax.lax.convert_element_type", onnx=["Cast", "Clip", "IsNaN", "Where"],
+          since="0.1.0", doc=LAX_DOC.format("convert_element_type"),
+          testcases=[Testcase(f"convert_{a}_{b}", fn=lambda x, b=b: jax.lax.convert_element_type(x, b),
+                              inputs=[("B", 8)], input_dtypes=[a], input_values=values, x64=False)
+                     for a, b, values in CONVERSIONS]
+                    + [Testcase("convert_f32_i32_graph", fn=lambda x: jax.numpy.asarray(x).astype(np.int32) + 1,
+                                inputs=[("B", 4)], x64=False,
+                                expect_ops=["IsNaN", "Where", "Clip", "Cast", "Greater", "Where", "Add"])])
 def lower_convert(ctx, x, *, new_dtype, **params):
-    return ctx.cast(x, new_dtype)
+    src, dst = np.dtype(ctx.in_avals[0].dtype), np.dtype(new_dtype)
+    if src.kind != "f" and src.name != "bfloat16" or dst.kind not in "iu":
+        return ctx.cast(x, dst, from_dtype=src)
+    # JAX saturates out-of-range floats and maps NaN to 0; a bare Cast is undefined there.
+    dt = _compute_dtype(src)
+    x = ctx.cast(x, dt, from_dtype=src)
+    info = np.iinfo(dst)
+    top = np.asarray(info.max, dt)
+    if int(top) > info.max:  # the largest integer is not representable: clip below it, patch the top after the Cast
+        top = np.nextafter(top, np.asarray(0, dt))
+    clipped = ctx.op.Clip(ctx.op.Where(ctx.op.IsNaN(x), _c(ctx, 0, dt), x), _c(ctx, info.min, dt), _c(ctx, top, dt))
+    out = ctx.cast(clipped, dst, from_dtype=dt)
+    if int(top) < info.max:
+        out = _where(ctx, ctx.op.Greater(x, _c(ctx, top, dt)), _c(ctx, info.max, dst), out, dst)
+    return out

@@ -1,0 +1,36 @@
+"""Elementwise dtype coverage the shared kit cannot run: 64-bit integer testcases, rejected dtypes."""
+
+import jax
+import numpy as np
+import pytest
+
+from jax2onnx import to_onnx
+from jax2onnx.errors import UnsupportedDtypeError
+from jax2onnx.registry import get_registry
+from jax2onnx.testing.kit import DEFAULT_OPSETS, Case, run_case
+from jax2onnx_lax.elementwise import X64_ONLY
+
+
+def _x64_cases():
+    return [pytest.param(Case(row, tc, opset, True), id=f"{tc.name}-op{opset}")
+            for row in get_registry().all_lowerings() if row.module == "jax2onnx_lax.elementwise"
+            for tc in row.testcases if tc.skip == X64_ONLY for opset in DEFAULT_OPSETS]
+
+
+@pytest.mark.parametrize("case", _x64_cases())
+def test_64bit_integers(case):
+    run_case(case)
+
+
+def test_64bit_integer_cases_exist():
+    assert len(_x64_cases()) >= 20
+
+
+def test_double_atan_is_rejected():
+    with pytest.raises(UnsupportedDtypeError, match=r"atan .*float64 is not supported \(supported: .*float32"):
+        to_onnx(lambda x: jax.lax.atan(x), [("B", 3)], enable_double_precision=True)
+
+
+def test_double_erf_inv_is_rejected():
+    with pytest.raises(UnsupportedDtypeError, match="erf_inv .*float64"):
+        to_onnx(lambda x: jax.lax.erf_inv(x), [(3,)], input_dtypes=[np.float64], enable_double_precision=True)
