@@ -283,6 +283,9 @@ def _dpa(**kw):
                    _attention_case("dpa_mask_causal", lambda q, k, v, m: jax.nn.dot_product_attention(
                        q, k, v, mask=m, is_causal=True), [("B", 4, 2, 8)] + [("B", 6, 2, 8)] * 2 + [("B", 1, 4, 6)],
                                    [np.float32] * 3 + [np.bool_]),
+                   _attention_case("dpa_mask_causal_static", lambda q, k, v, m: jax.nn.dot_product_attention(
+                       q, k, v, mask=m, is_causal=True), [(2, 5, 2, 8), (2, 3, 2, 8), (2, 3, 2, 8), (2, 1, 5, 3)],
+                                   [np.float32] * 3 + [np.bool_]),
                    _attention_case("dpa_unbatched", _dpa(), [("T", 2, 8)] * 3, native_op=False),
                    _attention_case("dpa_kv_lengths", lambda q, k, v, n: jax.nn.dot_product_attention(
                        q, k, v, key_value_seq_lengths=n), [(2, 3, 2, 8)] * 3 + [(2,)], [np.float32] * 3 + [np.int32],
@@ -307,8 +310,13 @@ def lower_dot_product_attention(ctx, query, key, value, bias=None, mask=None, *,
     attn_mask = bias
     if mask is not None and is_causal:
         # Fold the triangle into the mask: Attention's is_causal masks with -inf, see below.
-        rows_cols = ctx.op.Concat(ctx.op.Shape(query, start=1, end=2), ctx.op.Shape(key, start=1, end=2), axis=0)
-        mask = ctx.op.And(mask, ctx.op.Trilu(ctx.op.Expand(ctx.const(np.array(True)), rows_cols), upper=0))
+        rows, cols = query.shape[1], key.shape[1]
+        if isinstance(rows, int) and isinstance(cols, int):
+            causal = ctx.const(np.tri(rows, cols, dtype=bool))
+        else:
+            rows_cols = ctx.op.Concat(ctx.op.Shape(query, start=1, end=2), ctx.op.Shape(key, start=1, end=2), axis=0)
+            causal = ctx.op.Trilu(ctx.op.Expand(ctx.const(np.array(True)), rows_cols), upper=0)
+        mask = ctx.op.And(mask, causal)
         is_causal = False
     if mask is not None:
         # JAX fills masked logits with a finite negative, so a fully masked row spreads over all keys.
