@@ -8,7 +8,10 @@ from jax2onnx.plugin import PluginIndex
 plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-nnx",
     modules={
-        "jax2onnx_nnx.linear": ["call:flax.nnx.Linear.__call__"],
+        "jax2onnx_nnx.linear": [
+            "call:flax.nnx.Linear.__call__", "call:flax.nnx.Embed.__call__", "call:flax.nnx.Embed.attend",
+            "call:flax.nnx.LinearGeneral.__call__", "call:flax.nnx.Einsum.__call__", "call:flax.nnx.PReLU.__call__",
+        ],
         "jax2onnx_nnx.normalization": [
             "call:flax.nnx.BatchNorm.__call__", "call:flax.nnx.LayerNorm.__call__", "call:flax.nnx.RMSNorm.__call__",
             "call:flax.nnx.GroupNorm.__call__", "call:flax.nnx.InstanceNorm.__call__",

@@ -15,23 +15,11 @@ def value_of(variable: Any) -> Any:
 
 
 def cast_all(ctx: Any, dtype: Any, *values: ir.Value | None) -> list[ir.Value | None]:
-    """Casts every present value to ``dtype``, as the modules' ``promote_dtype`` does."""
-    target = ir.DataType.from_numpy(np.dtype(dtype))
-    return [v if v is None or v.dtype == target else
-            fold_param(ctx, v, lambda a: a.astype(dtype), lambda t: ctx.op.Cast(t, to=target)) for v in values]
+    """Casts every present value to ``dtype``, as the modules' ``promote_dtype`` does.
 
-
-def fold_param(ctx: Any, value: ir.Value, on_array: Callable[[np.ndarray], np.ndarray],
-               on_graph: Callable[[ir.Value], ir.Value]) -> ir.Value:
-    """Transforms a weight at export time if it is an initializer (keeping its name), else in the graph."""
-    array = ctx.const_value(value) if value.producer() is None else None
-    if array is None:
-        return on_graph(value)
-    name = value.name
-    value.name = ctx.converter.namer.fresh(f"{name}_original")
-    converted = ctx.builder.param(on_array(array), name)
-    converted.name = name
-    return converted
+    A cast weight is folded into a new initializer by core's constant folding.
+    """
+    return [None if v is None else ctx.cast(v, dtype) for v in values]
 
 
 def transpose(ctx: Any, x: ir.Value, perm: Sequence[int]) -> ir.Value:
@@ -55,3 +43,14 @@ def channels_first(ctx: Any, x: ir.Value, axis: int, rank: int, apply: Callable[
         return apply(x)
     perm = [0, axis] + [i for i in range(1, rank) if i != axis]
     return transpose(ctx, apply(transpose(ctx, x, perm)), np.argsort(perm))
+
+
+def ops_apart_from_casts(*expected: str) -> Callable[[Any], None]:
+    """A testcase check: the main graph's ops, Casts left out (modules that compute in their param dtype)."""
+
+    def check(model: Any) -> None:
+        ops = [n.op_type for n in model.graph.node if n.op_type != "Cast"]
+        if ops != list(expected):
+            raise AssertionError(f"graph ops {ops} (Casts left out), expected {list(expected)}")
+
+    return check

@@ -8,7 +8,7 @@ from flax import nnx
 
 from jax2onnx.plugin import Testcase, call_lowering
 
-from ._util import cast_all, channels_first, fold_param, value_of
+from ._util import cast_all, channels_first, value_of
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html#flax.nnx.{}"
 _INT64_MIN = np.iinfo(np.int64).min
@@ -37,19 +37,12 @@ def _is_plain(self, x, custom_conv: bool) -> bool:
 
 
 def _kernel(ctx, kernel, n: int, perm: list[int], flip: bool):
-    """The kernel in ONNX layout: spatial axes last, optionally flipped."""
-
-    def on_array(a):
-        return np.ascontiguousarray(np.flip(a, tuple(range(n))) if flip else a).transpose(perm)
-
-    def on_graph(t):
-        if flip:
-            axes = list(range(n))
-            t = ctx.op.Slice(t, ctx.const(np.full(n, -1, np.int64)), ctx.const(np.full(n, _INT64_MIN, np.int64)),
-                             ctx.const(np.array(axes, np.int64)), ctx.const(np.full(n, -1, np.int64)))
-        return ctx.op.Transpose(t, perm=perm)
-
-    return fold_param(ctx, kernel, on_array, on_graph)
+    """The kernel in ONNX layout (spatial axes last), optionally flipped; folded for constant kernels."""
+    if flip:
+        minus_one = ctx.const(np.full(n, -1, np.int64))
+        kernel = ctx.op.Slice(kernel, minus_one, ctx.const(np.full(n, _INT64_MIN, np.int64)),
+                              ctx.const(np.arange(n, dtype=np.int64)), minus_one)
+    return ctx.op.Transpose(kernel, perm=perm)
 
 
 def _same_pads(spatial, kernel_size, strides, kernel_dilation) -> list[tuple[int, int]] | None:

@@ -143,10 +143,10 @@ def lower_groupnorm(ctx, self, x, mask=None):
     # GroupNormalization-18 takes one scale per group; per-channel scales need opset 21.
     if ctx.opset < 21 or not _is_plain(self, mask) or not everything_but_batch or rank < 2:
         return NotImplemented
-    dtype = ctx.out_avals[0].dtype
+    dtype, features = ctx.out_avals[0].dtype, x.shape[-1]
     x, scale, bias = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias))
-    scale = _or_filled(ctx, scale, x.shape[-1], dtype, 1.0)
-    bias = _or_filled(ctx, bias, x.shape[-1], dtype, 0.0)
+    scale = _or_filled(ctx, scale, features, dtype, 1.0)
+    bias = _or_filled(ctx, bias, features, dtype, 0.0)
     return channels_first(ctx, x, rank - 1, rank, lambda t: ctx.op.GroupNormalization(
         t, scale, bias, num_groups=self.num_groups, epsilon=self.epsilon, stash_type=_stash_type(dtype)))
 
