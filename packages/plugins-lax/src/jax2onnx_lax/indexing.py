@@ -162,7 +162,7 @@ def relabel(ctx, x: ir.Value, source: list, target: list) -> ir.Value:
     side only is a size-1 dim (squeezed or unsqueezed)."""
     dropped = [p for p, label in enumerate(source) if label not in target]
     if dropped:
-        x = ctx.op.Squeeze(x, ints(ctx, dropped))
+        x = squeeze(ctx, x, dropped)
         source = [label for label in source if label in target]
     perm = [source.index(label) for label in target if label in source]
     if perm != sorted(perm):
@@ -170,10 +170,36 @@ def relabel(ctx, x: ir.Value, source: list, target: list) -> ir.Value:
     return place(ctx, x, len(target), [p for p, label in enumerate(target) if label in source])
 
 
-def place(ctx, x: ir.Value, rank: int, keep: Sequence[int]) -> ir.Value:
-    """Unsqueezes ``x`` to ``rank`` dims, its own dims landing at positions ``keep``."""
-    missing = [p for p in range(rank) if p not in keep]
-    return ctx.op.Unsqueeze(x, ints(ctx, missing)) if missing else x
+def place(ctx, x: ir.Value, rank: int, keep: Sequence[int], broadcast: bool = False) -> ir.Value:
+    """Unsqueezes ``x`` to ``rank`` dims, its own dims landing at positions ``keep``; with
+    ``broadcast``, leading size-1 dims are left to the consumer's broadcasting."""
+    lead = min(keep, default=rank) if broadcast else 0
+    missing = [p - lead for p in range(lead, rank) if p not in keep]
+    known = ctx.const_value(x)
+    if not missing:
+        return x
+    return ctx.const(np.expand_dims(known, missing)) if known is not None else ctx.op.Unsqueeze(x, ints(ctx, missing))
+
+
+def squeeze(ctx, x: ir.Value, axes: Sequence[int]) -> ir.Value:
+    known = ctx.const_value(x)
+    return ctx.const(np.squeeze(known, tuple(axes))) if known is not None else ctx.op.Squeeze(x, ints(ctx, axes))
+
+
+def split_last(ctx, x: ir.Value, k: int) -> list[ir.Value]:
+    """The k components of the last dim, each keeping it as size 1."""
+    known = ctx.const_value(x)
+    if known is not None:
+        return [ctx.const(known[..., j:j + 1]) for j in range(k)]
+    return list(ctx.op.Split(x, ints(ctx, [1] * k), axis=-1, _outputs=k)) if k > 1 else [x]
+
+
+def elements_layout(ctx, x: ir.Value, dims: IndexDims) -> ir.Value:
+    """``x`` (start indices or their mask, [*batch, 1]) in the GatherElements/ScatterElements layout."""
+    own = dims.elements_labels[dims.start_map[0]]
+    # The index-vector dim doubles as the indexed dim when no batch dim plays that part.
+    vector = own if own not in dims.batch_labels else "vector"
+    return relabel(ctx, x, [*dims.batch_labels, vector], dims.elements_labels)
 
 
 def index_grid(ctx, dims: IndexDims, starts: ir.Value, result_shape: Sequence[Any]) -> tuple[ir.Value, int]:
@@ -187,17 +213,16 @@ def index_grid(ctx, dims: IndexDims, starts: ir.Value, result_shape: Sequence[An
     n, r = len(result_shape) - tail, rank - tail
     batch_pos = dims.batch_pos
     window_pos = {d: p for p, (kind, d) in enumerate(layout[:n]) if kind == "w"}
-    starts = place(ctx, starts, n + 1, batch_pos + [n])
-    k = len(dims.start_map)
-    parts = ctx.op.Split(starts, ints(ctx, [1] * k), axis=-1, _outputs=k) if k > 1 else [starts]
+    parts = [place(ctx, part, n + 1, batch_pos + [n], broadcast=True)
+             for part in split_last(ctx, starts, len(dims.start_map))]
     components = []
     for d in range(r):
         offsets = [parts[dims.start_map.index(d)]] if d in dims.start_map else []
         if d in window_pos:
-            offsets.append(place(ctx, iota(ctx, dims.sizes[d]), n + 1, [window_pos[d]]))
+            offsets.append(place(ctx, iota(ctx, dims.sizes[d]), n + 1, [window_pos[d]], broadcast=True))
         if d in dims.operand_batching:
             axis = batch_pos[dims.indices_batching[dims.operand_batching.index(d)]]
-            offsets.append(place(ctx, iota(ctx, dims.operand_shape[d]), n + 1, [axis]))
+            offsets.append(place(ctx, iota(ctx, dims.operand_shape[d]), n + 1, [axis], broadcast=True))
         c = offsets[0] if offsets else ctx.const(np.zeros([1] * (n + 1), np.int64))
         for offset in offsets[1:]:
             c = ctx.op.Add(c, offset)
@@ -206,8 +231,7 @@ def index_grid(ctx, dims: IndexDims, starts: ir.Value, result_shape: Sequence[An
 
 
 def squeeze_last(ctx, x: ir.Value) -> ir.Value:
-    known = ctx.const_value(x)
-    return ctx.const(known[..., 0]) if known is not None else ctx.op.Squeeze(x, ints(ctx, [-1]))
+    return squeeze(ctx, x, [-1])
 
 
 def stack_scalars(ctx, scalars: Sequence[ir.Value]) -> ir.Value:
@@ -239,7 +263,7 @@ def gather_slice(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims) -> i
 def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape: Sequence[Any]) -> ir.Value:
     rank, batch, labels = len(dims.operand_shape), dims.batch_rank, dims.elements_labels
     if labels is not None:
-        idx = relabel(ctx, squeeze_last(ctx, starts), dims.batch_labels, labels)
+        idx = elements_layout(ctx, starts, dims)
         return relabel(ctx, ctx.op.GatherElements(operand, idx, axis=dims.start_map[0]), labels, dims.layout)
     if dims.is_nd and len(dims.start_map) == 1 and not dims.operand_batching:
         a = dims.start_map[0]
@@ -318,7 +342,7 @@ def lower_gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode,
     out = gather(ctx, operand, starts, dims, out_shape)
     if valid is None:
         return out
-    mask = place(ctx, ctx.op.Squeeze(valid, ints(ctx, [-1])), len(out_shape), dims.batch_pos)
+    mask = place(ctx, squeeze_last(ctx, valid), len(out_shape), dims.batch_pos, broadcast=True)
     return ctx.op.Where(mask, out, ctx.const(np.array(fill_value, dtype=ctx.out_avals[0].dtype)))
 
 
@@ -429,11 +453,10 @@ def lower_scatter(ctx, operand, indices, updates, *, dimension_numbers, mode, **
     perm = list(range(rank))
     if labels is not None:
         axis = dims.start_map[0]
-        idx = relabel(ctx, squeeze_last(ctx, starts), dims.batch_labels, labels)
+        idx = elements_layout(ctx, starts, dims)
         updates = relabel(ctx, updates, dims.layout, labels)
         if valid is not None:
-            mask = relabel(ctx, ctx.op.Squeeze(valid, ints(ctx, [-1])), dims.batch_labels, labels)
-            idx = redirect(ctx, idx, mask, shape[axis], 1)
+            idx = redirect(ctx, idx, elements_layout(ctx, valid, dims), shape[axis], 1)
     elif dims.is_nd and not dims.operand_batching:
         axis, perm, idx = 0, [*dims.start_map, *dims.rest], starts
         operand = relabel(ctx, operand, list(range(rank)), perm)
@@ -444,7 +467,7 @@ def lower_scatter(ctx, operand, indices, updates, *, dimension_numbers, mode, **
         axis = 0
         idx, n = index_grid(ctx, dims, starts, updates_shape)
         if valid is not None:
-            mask = place(ctx, valid, n + 1, [*dims.batch_pos, n])
+            mask = place(ctx, valid, n + 1, [*dims.batch_pos, n], broadcast=True)
             idx = redirect(ctx, idx, mask, shape[0], rank - len(updates_shape) + n)
     if valid is not None:
         operand = ctx.op.Pad(operand, ints(ctx, [0] * (rank + axis) + [1] + [0] * (rank - axis - 1)))
