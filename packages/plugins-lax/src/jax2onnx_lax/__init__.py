@@ -14,7 +14,8 @@ plugin_index = PluginIndex(
             "sqrt", "rsqrt", "cbrt", "square", "integer_pow", "pow", "logistic", "sin", "cos", "tan", "asin", "acos",
             "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "atan2", "erf", "erfc", "erf_inv", "lgamma",
             "digamma", "add", "sub", "mul", "div", "rem", "max", "min", "clamp", "select_n", "eq", "ne",
-            "lt", "le", "gt", "ge", "and", "or", "not", "xor", "convert_element_type", "copy", "stop_gradient",
+            "lt", "le", "gt", "ge", "and", "or", "not", "xor", "shift_left", "shift_right_logical",
+            "shift_right_arithmetic", "population_count", "clz", "convert_element_type", "copy", "stop_gradient",
         ],
         "jax2onnx_lax.shapes": [
             "reshape", "broadcast_in_dim", "squeeze", "transpose", "concatenate", "pad", "slice", "rev", "split",
@@ -31,7 +32,7 @@ plugin_index = PluginIndex(
         "jax2onnx_lax.sorting": ["sort", "top_k", "approx_top_k"],
         "jax2onnx_lax.windows": [
             "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp", "reduce_window_sum", "reduce_window_max",
-            "reduce_window_min", "reduce_window",
+            "reduce_window_min", "reduce_window", "select_and_scatter_add", "select_and_gather_add",
         ],
         "jax2onnx_lax.linalg": ["dot_general"],
         "jax2onnx_lax.conv": ["conv_general_dilated"],

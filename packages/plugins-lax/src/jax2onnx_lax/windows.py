@@ -7,6 +7,7 @@ import itertools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import onnx_ir as ir
 from jax import lax
 
 from jax2onnx.builder import tensor_type
@@ -144,41 +145,62 @@ for _name, (_monoid, _cases) in CUMULATIVE.items():
              testcases=_cases)(_cumulative(_monoid))
 
 
+class _PoolLayout:
+    """Moves the windowed dims of an array last, as pooling ops' spatial dims, the others into N and C."""
+
+    def __init__(self, window, strides, padding, dilation):
+        rank = len(window)
+        self.spatial = [d for d in range(rank)
+                        if (window[d], strides[d], tuple(padding[d]), dilation[d]) != (1, 1, (0, 0), 1)]
+        self.batch = [d for d in range(rank) if d not in self.spatial]
+        self.perm = self.batch + self.spatial
+        self.inverse = [int(d) for d in np.argsort(self.perm)]
+        self.moved = self.perm != sorted(self.perm)
+        self.attrs = {"kernel_shape": [window[d] for d in self.spatial],
+                      "strides": [strides[d] for d in self.spatial],
+                      "pads": [padding[d][0] for d in self.spatial] + [padding[d][1] for d in self.spatial],
+                      "dilations": [dilation[d] for d in self.spatial] if any(w != 1 for w in dilation) else None}
+
+    @staticmethod
+    def fits(window, padding, dilation) -> bool:
+        # Static padding (a symbolic "SAME" dim has none) where no window lies wholly in the padding:
+        # there the kernels give their lowest finite value, XLA the init value.
+        return all(isinstance(lo, int) and isinstance(hi, int) and
+                   (lo == hi == 0 or (dilation[d] == 1 and 0 <= lo < window[d] and 0 <= hi < window[d]))
+                   for d, (lo, hi) in enumerate(padding))
+
+    def to_pool(self, ctx, x, shape):
+        y = ctx.op.Transpose(x, perm=self.perm) if self.moved else x
+        if len(self.batch) == 2:
+            return y
+        return ctx.op.Reshape(y, ctx.shape_tensor([-1, 1, *[shape[d] for d in self.spatial]]))
+
+    def from_pool(self, ctx, y, shape):
+        if len(self.batch) != 2:
+            y = ctx.op.Reshape(y, ctx.shape_tensor([shape[d] for d in self.perm]))
+        return ctx.op.Transpose(y, perm=self.inverse) if self.moved else y
+
+
 def _pool(ctx, x, monoid, window, strides, padding, dilation):
-    """The reduction as MaxPool/AveragePool on (batch, channel, *spatial) data; None where they do not apply.
+    """The reduction as MaxPool/AveragePool; None where they do not apply.
 
     Like ReduceMax, MaxPool skips NaNs that XLA would propagate.
     """
     dtype = np.dtype(ctx.in_avals[0].dtype)
-    rank = len(window)
-    if not all(isinstance(p, int) for pair in padding for p in pair):
-        return None  # "SAME" padding of a symbolic dim with strides depends on the dim
-    spatial = [d for d in range(rank) if (window[d], strides[d], tuple(padding[d]), dilation[d]) != (1, 1, (0, 0), 1)]
-    batch = [d for d in range(rank) if d not in spatial]
-    # A window wholly in the padding would give the kernels' lowest finite value, not XLA's init value.
-    padded_ok = all(lo == hi == 0 or (dilation[d] == 1 and 0 <= lo < window[d] and 0 <= hi < window[d])
-                    for d, (lo, hi) in enumerate(padding))
+    layout = _PoolLayout(window, strides, padding, dilation) if _PoolLayout.fits(window, padding, dilation) else None
     kernel_ok = dtype in ((np.float32,) if monoid == "sum" else (np.float32, np.float64))
     dilated_sum = monoid == "sum" and ctx.opset < 19 and any(w != 1 for w in dilation)  # AveragePool-19 added it
-    if not 1 <= len(spatial) <= 3 or not padded_ok or not kernel_ok or dilated_sum:
+    if layout is None or not 1 <= len(layout.spatial) <= 3 or not kernel_ok or dilated_sum:
         return None
-    shape, out_shape = ctx.in_avals[0].shape, ctx.out_avals[0].shape
-    perm = batch + spatial
-    y = x if perm == sorted(perm) else ctx.op.Transpose(x, perm=perm)
-    if len(batch) != 2:
-        y = ctx.op.Reshape(y, ctx.shape_tensor([-1, 1, *[shape[d] for d in spatial]]))
-    attrs = {"kernel_shape": [window[d] for d in spatial], "strides": [strides[d] for d in spatial],
-             "pads": [padding[d][0] for d in spatial] + [padding[d][1] for d in spatial],
-             "dilations": [dilation[d] for d in spatial] if any(dilation[d] != 1 for d in spatial) else None}
+    y = layout.to_pool(ctx, x, ctx.in_avals[0].shape)
     if monoid == "sum":
-        y = ctx.op.Mul(ctx.op.AveragePool(y, count_include_pad=1, **attrs), ctx.const(np.array(np.prod(window), dtype)))
+        size = ctx.const(np.array(np.prod(window), dtype))
+        y = ctx.op.Mul(ctx.op.AveragePool(y, count_include_pad=1, **layout.attrs), size)
     elif monoid == "max":
-        y = ctx.op.MaxPool(y, **attrs)
+        y = ctx.op.MaxPool(y, **layout.attrs)
     else:
-        y = ctx.op.Neg(ctx.op.MaxPool(ctx.op.Neg(y), **attrs))
-    if len(batch) != 2:
-        y = ctx.op.Reshape(y, ctx.shape_tensor([shape[d] for d in batch] + [out_shape[d] for d in spatial]))
-    return y if perm == sorted(perm) else ctx.op.Transpose(y, perm=[int(d) for d in np.argsort(perm)])
+        y = ctx.op.Neg(ctx.op.MaxPool(ctx.op.Neg(y), **layout.attrs))
+    return layout.from_pool(ctx, y, ctx.out_avals[0].shape)
 
 
 def _i64(ctx, values):
@@ -229,6 +251,10 @@ def _window(monoid: str):
     return rule
 
 
+def _ties_f(rng, shapes):
+    return [rng.integers(0, 3, size=s).astype(np.float32) for s in shapes]
+
+
 def _pool2x2(x, init, op):
     return lax.reduce_window(x, init, op, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
 
@@ -242,6 +268,9 @@ WINDOWS = {
         Testcase("reduce_window_max_dilated_strided",
                  fn=lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (1, 3), (1, 2), "VALID", window_dilation=(1, 2)),
                  inputs=[("B", 9)]),
+        Testcase("reduce_window_max_leading_axis",
+                 fn=lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (3, 1), (2, 1), "VALID"), inputs=[("B", 3)],
+                 dim_sizes=(3, 6), forbid_ops=("Identity", "Slice")),
         Testcase("reduce_window_max_int32_padded",
                  fn=lambda x: lax.reduce_window(x, jnp.iinfo(jnp.int32).min, lax.max, (2, 3), (1, 1), "SAME"),
                  inputs=[("B", 5)], input_dtypes=[np.int32]),
@@ -310,3 +339,65 @@ def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window
                          window_dilation)
     # XLA folds the init value into every window, not only into the padding.
     return ctx.cast(combine(ctx, init, out, work), dtype, from_dtype=work)
+
+
+def _max_pool_argmax(ctx, operand, select_prim, window, strides, padding, dilation):
+    """MaxPool's flat argmax indices of ``operand`` in pool layout: the element XLA's select picks."""
+    dtype = np.dtype(ctx.in_avals[1].dtype)
+    if select_prim.name not in ("ge", "le") or dtype not in (np.float32, np.float64) or \
+            not _PoolLayout.fits(window, padding, dilation):
+        raise ctx.fail(f"needs select_prim ge or le, float32/float64 and static padding, not {select_prim.name}, "
+                       f"{dtype.name}, {padding}")
+    layout = _PoolLayout(window, strides, padding, dilation)
+    if not 1 <= len(layout.spatial) <= 3:
+        raise ctx.fail("pooling ops take 1 to 3 windowed dims")
+    x = layout.to_pool(ctx, operand, ctx.in_avals[1].shape)
+    # MaxPool keeps the first maximum, as XLA's ge does; le picks the first minimum.
+    _, index = ctx.op.MaxPool(x if select_prim.name == "ge" else ctx.op.Neg(x), **layout.attrs, _outputs=2)
+    return layout, x, index
+
+
+@lowering("select_and_scatter_add", component="jax.lax.select_and_scatter_add", onnx=["MaxPool", "ScatterElements"],
+          since="0.1.0", doc=LAX_DOC.format("reduce_window"),
+          testcases=[
+              Testcase("reduce_window_max_grad", fn=lambda x: jax.grad(lambda y: jnp.sum(_pool2x2(y, -jnp.inf, lax.max)
+                                                                                         ** 2))(x),
+                       inputs=[("B", 4, 6, 3)]),
+              Testcase("reduce_window_max_grad_overlapping",
+                       fn=lambda x: jax.grad(lambda y: jnp.sum(jnp.sin(lax.reduce_window(
+                           y, -jnp.inf, lax.max, (3, 2), (1, 1), "SAME"))))(x),
+                       inputs=[("B", 5)], input_values=_ties_f),
+              Testcase("reduce_window_min_grad", fn=lambda x: jax.grad(lambda y: jnp.sum(jnp.cos(lax.reduce_window(
+                  y, jnp.inf, lax.min, (1, 3), (1, 2), "VALID"))))(x), inputs=[("B", 7)]),
+          ])
+def lower_select_and_scatter_add(ctx, source, operand, *, select_prim, window_dimensions, window_strides, padding):
+    layout, x, index = _max_pool_argmax(ctx, operand, select_prim, window_dimensions, window_strides, padding,
+                                        (1,) * len(window_dimensions))
+    # Each window adds its source value at the element it selected; windows may share one.
+    flat = _i64(ctx, [-1])
+    zeros = ctx.op.ConstantOfShape(ctx.op.Shape(x), value=ir.tensor(np.zeros(1, ctx.in_avals[0].dtype)))
+    source = layout.to_pool(ctx, source, ctx.in_avals[0].shape)
+    summed = ctx.op.ScatterElements(ctx.op.Reshape(zeros, flat), ctx.op.Reshape(index, flat),
+                                    ctx.op.Reshape(source, flat), axis=0, reduction="add")
+    return layout.from_pool(ctx, ctx.op.Reshape(summed, ctx.op.Shape(x)), ctx.in_avals[1].shape)
+
+
+@lowering("select_and_gather_add", component="jax.lax.select_and_gather_add", onnx=["MaxPool", "GatherElements"],
+          since="0.1.0", doc=LAX_DOC.format("reduce_window"),
+          testcases=[
+              Testcase("reduce_window_max_jvp", fn=lambda x, t: jax.jvp(lambda y: lax.reduce_window(
+                  y, -jnp.inf, lax.max, (2, 2), (1, 1), "SAME"), (x,), (t,)), inputs=[("B", 6), ("B", 6)]),
+              Testcase("reduce_window_min_jvp_dilated", fn=lambda x, t: jax.jvp(lambda y: lax.reduce_window(
+                  y, jnp.inf, lax.min, (1, 2), (1, 1), "VALID", window_dilation=(1, 2)), (x,), (t,)),
+                       inputs=[("B", 6), ("B", 6)], input_values=lambda rng, s: [*_ties_f(rng, s[:1]),
+                                                                                 rng.standard_normal(s[1])]),
+          ])
+def lower_select_and_gather_add(ctx, tangents, operand, *, select_prim, window_dimensions, window_strides, padding,
+                                base_dilation, window_dilation):
+    if any(f != 1 for f in base_dilation):
+        raise ctx.fail("base dilation is not supported")
+    layout, _, index = _max_pool_argmax(ctx, operand, select_prim, window_dimensions, window_strides, padding,
+                                        window_dilation)
+    tangents = ctx.op.Reshape(layout.to_pool(ctx, tangents, ctx.in_avals[0].shape), _i64(ctx, [-1]))
+    picked = ctx.op.GatherElements(tangents, ctx.op.Reshape(index, _i64(ctx, [-1])), axis=0)
+    return layout.from_pool(ctx, ctx.op.Reshape(picked, ctx.op.Shape(index)), ctx.out_avals[0].shape)
