@@ -252,12 +252,31 @@ def lower_standardize(ctx, x, axis=-1, mean=None, variance=None, epsilon=1e-5, w
                                      stash_type=ir.DataType.from_numpy(_dtype(x)))
 
 
-for _name in ("sigmoid", "silu", "swish"):
-    coverage(f"jax.nn.{_name}", via=["logistic", "mul"] if _name != "sigmoid" else ["logistic"],
-             onnx=["Sigmoid", "Mul"] if _name != "sigmoid" else ["Sigmoid"], since="0.1.0",
-             doc=NN_DOC.format(_name), module=__name__,
-             testcases=[Testcase(f"nn_{_name}", fn=lambda x, n=_name: getattr(jax.nn, n)(x), inputs=[("B", 5)],
-                                 expect_ops=["Sigmoid", "Mul"] if _name != "sigmoid" else ["Sigmoid"])])
+def _positive(rng, shapes):
+    return [np.abs(rng.standard_normal(s)) + 0.1 for s in shapes]
+
+
+# jax.nn functions without an ONNX op of their own -> (lax primitives, ONNX ops, testcase fn, input values).
+NN_ROWS = {
+    "sigmoid": (["logistic"], ["Sigmoid"], lambda x: jax.nn.sigmoid(x), None),
+    "silu": (["logistic", "mul"], ["Sigmoid", "Mul"], lambda x: jax.nn.silu(x), None),
+    "swish": (["logistic", "mul"], ["Sigmoid", "Mul"], lambda x: jax.nn.swish(x), None),
+    "tanh": (["tanh"], ["Tanh"], lambda x: jax.nn.tanh(x), None),
+    "squareplus": (["square", "add", "sqrt", "div"], ["Mul", "Add", "Sqrt", "Div"],
+                   lambda x: jax.nn.squareplus(x, b=2.0), None),
+    "sparse_plus": (["le", "ge", "select_n", "integer_pow"], ["LessOrEqual", "GreaterOrEqual", "Where", "Mul"],
+                    lambda x: jax.nn.sparse_plus(x), None),
+    "sparse_sigmoid": (["max", "min", "mul", "add"], ["Max", "Min", "Mul", "Add"],
+                       lambda x: jax.nn.sparse_sigmoid(x), None),
+    "log1mexp": (["expm1", "log1p", "lt", "select_n"], ["Exp", "Log", "Less", "Where"],
+                 lambda x: jax.nn.log1mexp(x), _positive),
+    "logmeanexp": (["reduce_max", "exp", "reduce_sum", "log"], ["ReduceMax", "Exp", "ReduceSum", "Log"],
+                   lambda x: jax.nn.logmeanexp(x, axis=1), None),
+}
+
+for _name, (_via, _onnx, _fn, _values) in NN_ROWS.items():
+    coverage(f"jax.nn.{_name}", via=_via, onnx=_onnx, since="0.1.0", doc=NN_DOC.format(_name), module=__name__,
+             testcases=[Testcase(f"nn_{_name}", fn=_fn, inputs=[("B", 6)], input_values=_values)])
 
 
 def _attention_case(name: str, fn, shapes, dtypes=None, native_op=True, **kw) -> Testcase:
@@ -296,6 +315,7 @@ def lower_dot_product_attention(ctx, query, key, value, bias=None, mask=None, *,
                                 query_seq_lengths=None, key_value_seq_lengths=None, local_window_size=None,
                                 implementation=None, return_residual=False):
     tensors = [t for t in (query, key, value, bias) if t is not None]
+    # float32 only: in float64 mode JAX still runs this softmax in float32, which Attention cannot mirror.
     if (ctx.opset < 23 or any(_dtype(t) not in F32 for t in tensors) or len(query.shape) != 4
             or (scale is not None and _scalar(scale) is None) or return_residual or implementation not in (None, "xla")
             or (query_seq_lengths, key_value_seq_lengths, local_window_size) != (None,) * 3
