@@ -45,6 +45,21 @@ def channels_first(ctx: Any, x: ir.Value, axis: int, rank: int, apply: Callable[
     return transpose(ctx, apply(transpose(ctx, x, perm)), np.argsort(perm))
 
 
+def onnx_pads(pairs: list[tuple[int, int]]) -> list[int]:
+    return [lo for lo, _ in pairs] + [hi for _, hi in pairs]
+
+
+def same_pads(spatial, kernel_size, strides, kernel_dilation) -> list[tuple[int, int]] | None:
+    """lax's SAME padding when every size it depends on is known (stride 1, or static input sizes)."""
+    pairs = []
+    for size, k, s, d in zip(spatial, kernel_size, strides, kernel_dilation):
+        if s != 1 and not isinstance(size, int):
+            return None
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0) if s != 1 else (k - 1) * d
+        pairs.append((total // 2, total - total // 2))
+    return pairs
+
+
 def ops_apart_from_casts(*expected: str) -> Callable[[Any], None]:
     """A testcase check: the main graph's ops, Casts left out (modules that compute in their param dtype)."""
 

@@ -8,7 +8,7 @@ from flax import nnx
 
 from jax2onnx.plugin import Testcase, call_lowering
 
-from ._util import cast_all, channels_first, value_of
+from ._util import cast_all, channels_first, onnx_pads, same_pads, value_of
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html#flax.nnx.{}"
 _INT64_MIN = np.iinfo(np.int64).min
@@ -26,10 +26,6 @@ def _explicit_pads(padding, n: int) -> list[tuple[int, int]] | None:
     return [(p, p) if isinstance(p, int) else tuple(p) for p in _per_dim(padding, n)]
 
 
-def _onnx_pads(pairs: list[tuple[int, int]]) -> list[int]:
-    return [lo for lo, _ in pairs] + [hi for _, hi in pairs]
-
-
 def _is_plain(self, x, custom_conv: bool) -> bool:
     """One batch axis, no kernel mask, stock promotion: what a single ONNX node expresses."""
     return (len(x.shape) == len(self.kernel_size) + 2 and self.mask is None and not custom_conv
@@ -45,24 +41,13 @@ def _kernel(ctx, kernel, n: int, perm: list[int], flip: bool):
     return ctx.op.Transpose(kernel, perm=perm)
 
 
-def _same_pads(spatial, kernel_size, strides, kernel_dilation) -> list[tuple[int, int]] | None:
-    """lax's SAME padding when every size it depends on is known (stride 1, or static input sizes)."""
-    pairs = []
-    for size, k, s, d in zip(spatial, kernel_size, strides, kernel_dilation):
-        if s != 1 and not isinstance(size, int):
-            return None
-        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0) if s != 1 else (k - 1) * d
-        pairs.append((total // 2, total - total // 2))
-    return pairs
-
-
 def _conv_padding(self, x, n: int, kernel_dilation) -> tuple[dict | None, tuple[str, list[int]] | None]:
     """Conv attributes for the padding (None: not expressible), and a (mode, pads) Pad to apply first."""
     padding = self.padding
     if padding == "SAME":
-        pairs = _same_pads(list(x.shape)[1:-1], self.kernel_size, _per_dim(self.strides, n), kernel_dilation)
+        pairs = same_pads(list(x.shape)[1:-1], self.kernel_size, _per_dim(self.strides, n), kernel_dilation)
         if pairs is not None:
-            return {"pads": _onnx_pads(pairs)}, None
+            return {"pads": onnx_pads(pairs)}, None
         # ONNX Runtime computes SAME_UPPER (lax's SAME) at run time, but not with dilations.
         return ({"auto_pad": "SAME_UPPER"} if set(kernel_dilation) == {1} else None), None
     if padding == "VALID":
@@ -70,10 +55,10 @@ def _conv_padding(self, x, n: int, kernel_dilation) -> tuple[dict | None, tuple[
     if padding in ("CIRCULAR", "REFLECT"):
         dilated = [(k - 1) * d + 1 for k, d in zip(self.kernel_size, kernel_dilation)]
         pairs = [(0, 0), (0, 0)] + [((k - 1) // 2, k // 2) for k in dilated]
-        return {}, ("wrap" if padding == "CIRCULAR" else "reflect", _onnx_pads(pairs))
+        return {}, ("wrap" if padding == "CIRCULAR" else "reflect", onnx_pads(pairs))
     if padding == "CAUSAL":
         return {"pads": [kernel_dilation[0] * (self.kernel_size[0] - 1), 0]}, None
-    return {"pads": _onnx_pads(_explicit_pads(padding, n))}, None
+    return {"pads": onnx_pads(_explicit_pads(padding, n))}, None
 
 
 def _conv(factory, shape, ops, **options):

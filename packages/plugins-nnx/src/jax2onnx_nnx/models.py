@@ -34,3 +34,35 @@ coverage("MLP (Linear, BatchNorm, Dropout, gelu)", via=["call:flax.nnx.Linear.__
          testcases=[Testcase("mlp_eval", factory=mlp, inputs=[("B", 30)], opsets=[23], x64=False,
                              expect_ops=["Gemm", "BatchNormalization", "Gelu", "Gemm"])],
          module=__name__)
+
+
+def _sequential(activation) -> nnx.Sequential:
+    rngs = nnx.Rngs(0)
+    return nnx.Sequential(nnx.Linear(4, 8, rngs=rngs), activation, nnx.Linear(8, 3, rngs=rngs))
+
+
+# A function stored in a model before the export is the original, not the named call: nnx.relu
+# held by Sequential lowers through its body (Max), a call of nnx.relu at run time to Relu.
+coverage("flax.nnx.Sequential", via=["call:flax.nnx.Linear.__call__", "call:flax.nnx.relu"],
+         onnx=["Gemm", "Relu"], since="0.1.0",
+         doc="https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/helpers.html#flax.nnx.Sequential",
+         testcases=[Testcase("sequential", factory=lambda: _sequential(lambda x: nnx.relu(x)), inputs=[("B", 4)],
+                             expect_ops=["Gemm", "Relu", "Gemm"]),
+                    Testcase("sequential_stored_function", factory=lambda: _sequential(nnx.relu), inputs=[("B", 4)],
+                             expect_ops=["Gemm", "Max", "Gemm"])],
+         module=__name__)
+
+_LORA_DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/lora.html#flax.nnx.{}"
+coverage("flax.nnx.LoRA", via=["dot_general"], onnx=["MatMul"], since="0.1.0", doc=_LORA_DOC.format("LoRA"),
+         testcases=[Testcase("lora", factory=lambda: nnx.LoRA(4, 2, 3, rngs=nnx.Rngs(0)), inputs=[("B", 4)],
+                             expect_ops=["MatMul", "MatMul"]),
+                    Testcase("lora_base_module",
+                             factory=lambda: nnx.LoRA(4, 2, 3, base_module=nnx.Linear(4, 3, rngs=nnx.Rngs(1)),
+                                                      rngs=nnx.Rngs(0)),
+                             inputs=[("B", 4)], expect_ops=["MatMul", "MatMul", "Gemm", "Add"])],
+         module=__name__)
+coverage("flax.nnx.LoRALinear", via=["call:flax.nnx.Linear.__call__", "dot_general"], onnx=["Gemm", "MatMul", "Add"],
+         since="0.1.0", doc=_LORA_DOC.format("LoRALinear"),
+         testcases=[Testcase("lora_linear", factory=lambda: nnx.LoRALinear(4, 3, lora_rank=2, rngs=nnx.Rngs(0)),
+                             inputs=[("B", 4)], expect_ops=["Gemm", "MatMul", "MatMul", "Add"])],
+         module=__name__)
