@@ -62,6 +62,7 @@ SORT_OPS = ["TopK", "GatherElements", "IsNaN", "Where"]
               Testcase("sort_middle_axis_3d", fn=lambda x: jnp.sort(x, axis=1), inputs=[(2, "B", 3)]),
               Testcase("sort_int32_ties", fn=lambda x: jnp.sort(x, axis=1), inputs=[(3, "B")],
                        input_dtypes=[np.int32], input_values=_ties, expect_ops=["Shape", "TopK", "GatherElements"]),
+              Testcase("sort_median", fn=lambda x: jnp.median(x, axis=1), inputs=[("B", 5)]),
               Testcase("sort_descending", fn=lambda x: jnp.sort(x, axis=1, descending=True), inputs=[("B", 6)]),
               Testcase("sort_nan_last", fn=lambda x: jnp.sort(x, axis=1), inputs=[("B", 7)], input_values=_with_nans),
               Testcase("sort_key_val", fn=lambda k, v: lax.sort_key_val(k, v, dimension=0),

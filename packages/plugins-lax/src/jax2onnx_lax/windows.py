@@ -112,6 +112,9 @@ CUMULATIVE = {
     ]),
     "cummax": ("max", [
         Testcase("cummax_symbolic", fn=lambda x: lax.cummax(x, 1), inputs=[(3, "B")]),
+        Testcase("cummax_in_scan_body", fn=lambda xs: lax.scan(lambda c, x: (lax.cummax(c + x, 0),) * 2,
+                                                                jnp.zeros_like(xs[0]), xs),
+                 inputs=[(4, "B")]),
         Testcase("cummax_static_reverse_int32", fn=lambda x: lax.cummax(x, 0, reverse=True), inputs=[(5, 2)],
                  input_dtypes=[np.int32]),
     ]),
