@@ -93,8 +93,9 @@ class IndexDims:
 
     @property
     def is_nd(self) -> bool:
-        """Whole elements at the indexed dims, whole extents elsewhere: GatherND/ScatterND."""
-        return (sorted(self.start_map) == sorted(self.collapsed) and all(self.sizes[d] == 1 for d in self.start_map)
+        """Single elements at the indexed dims, whole extents elsewhere: GatherND/ScatterND (size-1
+        dims, collapsed or not, are squeezed or unsqueezed to fit)."""
+        return (all(self.sizes[d] == 1 for d in self.start_map)
                 and all(self.sizes[d] == self.operand_shape[d] for d in self.rest))
 
     @property
@@ -153,6 +154,8 @@ def clamp_starts(ctx, indices: ir.Value, dims: IndexDims, check: bool,
     clamped = ctx.op.Max(ctx.op.Min(indices, ctx.shape_tensor(hi)), zero)
     if not check:
         return clamped, None
+    if len(hi) == 1:
+        return clamped, ctx.op.Equal(indices, clamped)
     moved = ctx.op.ReduceMax(ctx.op.Abs(ctx.op.Sub(indices, clamped)), ints(ctx, [-1]), keepdims=1)
     return clamped, ctx.op.Equal(moved, zero)
 
@@ -333,6 +336,10 @@ def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape:
                            offset_dims=(2, 3), collapsed_slice_dims=(), start_index_map=(1,),
                            operand_batching_dims=(0,), start_indices_batching_dims=(0,)),
                            (1, 3, x.shape[2]), mode="clip")),
+              _case("gather_vmap_two_indices", fn=lambda x, i, j: jax.vmap(lambda r, a, b: r[a, b])(x, i, j),
+                       inputs=[("B", 4, 5), ("B",), ("B",)], input_dtypes=[F32, I32, I32]),
+              _case("gather_take_along_axis_broadcast", fn=lambda x, i: jnp.take_along_axis(x, i, axis=1),
+                       inputs=[("B", 5), (1, 3)], input_dtypes=[F32, I32]),
               _case("gather_negative_index", fn=lambda x: x[-1], inputs=[("B", 3)]),
           ])
 def lower_gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value, **params):
@@ -433,6 +440,9 @@ def redirect(ctx, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -
                        fn=lambda x, i, v: lax.scatter_add(x, i, v, lax.ScatterDimensionNumbers(
                            update_window_dims=(), inserted_window_dims=(1,), scatter_dims_to_operand_dims=(1,),
                            operand_batching_dims=(0,), scatter_indices_batching_dims=(0,)), mode="drop")),
+              _case("scatter_add_vmap_two_indices", inputs=[("B", 4, 5), ("B",), ("B",), ("B",)],
+                       fn=lambda x, i, j, v: jax.vmap(lambda r, a, b, w: r.at[a, b].add(w))(x, i, j, v),
+                       input_dtypes=[F32, I32, I32, F32]),
               _case("scatter_sub", fn=lambda x, i, v: x.at[i].subtract(v), inputs=[("B", 3), (4,), (4, 3)],
                        input_dtypes=[F32, I32, F32]),
               _case("scatter_mul_columns", fn=lambda x, i, v: x.at[:, i].mul(v), inputs=[("B", 5), (3,), ("B", 3)],

@@ -111,6 +111,8 @@ def lower_broadcast_in_dim(ctx, x, *, shape, broadcast_dimensions, **params):
           testcases=[Testcase("squeeze_symbolic", fn=lambda x: lax.squeeze(x, (1, 3)), inputs=[("B", 1, 3, 1)],
                               expect_ops=["Squeeze"])])
 def lower_squeeze(ctx, x, *, dimensions):
+    if not dimensions:  # an empty axes input would squeeze every size-1 dim
+        return x
     return ctx.op.Squeeze(x, ints(ctx, dimensions))
 
 
@@ -197,6 +199,8 @@ def lower_slice(ctx, x, *, start_indices, limit_indices, strides):
 ])
 def lower_rev(ctx, x, *, dimensions):
     n = len(dimensions)
+    if n == 0:
+        return x
     return ctx.op.Slice(x, ints(ctx, [-1] * n), ints(ctx, [INT64_MIN] * n), ints(ctx, dimensions), ints(ctx, [-1] * n))
 
 
