@@ -13,9 +13,10 @@ plugin_index = PluginIndex(
             "abs", "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "expm1", "log", "log1p",
             "sqrt", "rsqrt", "cbrt", "square", "integer_pow", "pow", "logistic", "sin", "cos", "tan", "asin", "acos",
             "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "atan2", "erf", "erfc", "erf_inv", "lgamma",
-            "digamma", "add", "sub", "mul", "div", "rem", "max", "min", "clamp", "select_n", "eq", "ne",
+            "digamma", "add", "sub", "mul", "div", "rem", "max", "min", "nextafter", "clamp", "select_n", "eq", "ne",
             "lt", "le", "gt", "ge", "and", "or", "not", "xor", "shift_left", "shift_right_logical",
-            "shift_right_arithmetic", "population_count", "clz", "convert_element_type", "copy", "stop_gradient",
+            "shift_right_arithmetic", "population_count", "clz", "convert_element_type",
+            "bitcast_convert_type", "reduce_precision", "copy", "stop_gradient",
         ],
         "jax2onnx_lax.shapes": [
             "reshape", "broadcast_in_dim", "squeeze", "transpose", "concatenate", "pad", "slice", "rev", "split",

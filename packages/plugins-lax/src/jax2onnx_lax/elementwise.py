@@ -478,7 +478,9 @@ ARITHMETIC = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Ma
 ARITHMETIC_CASES = {
     "add": [_typed("add", _lax("add"), "bfloat16", 2), _typed("add", _lax("add"), "float16", 2, expect_ops=["Add"]),
             _typed("add", _lax("add"), "uint16", 2)],
-    "sub": [_typed("sub", _lax("sub"), "uint32", 2)],
+    "sub": [_typed("sub", _lax("sub"), "uint32", 2),
+            Testcase("elementwise_chain", fn=lambda x, y: jax.numpy.tanh(x * y + 1.0) - jax.numpy.exp(x),
+                     inputs=[("B", 4), ("B", 4)], expect_ops=["Mul", "Add", "Tanh", "Exp", "Sub"])],
     "mul": [_typed("mul", _lax("mul"), "int16", 2)],
     "div": [_typed("div", _lax("div"), d, 2, values=_nonzero_ints) for d in ("int32", "int64", "int8")]
            + [_typed("div", _lax("div"), "uint8", 2, values=_positive_ints)],
@@ -676,3 +678,261 @@ def lower_convert(ctx, x, *, new_dtype, **params):
     if int(top) < info.max:
         out = _where(ctx, ctx.op.Greater(x, _c(ctx, top, dt)), _c(ctx, info.max, dst), out, dst)
     return out
+
+
+def _unsigned(ctx, x, dtype):
+    """The bits of ``x`` as the unsigned type of its width, widened to one BitShift has a kernel for."""
+    width = np.dtype(dtype).itemsize * 8
+    u = ctx.cast(x, f"uint{width}", from_dtype=dtype)
+    return ctx.cast(u, _kernel_dtype(ctx, "BitShift", f"uint{width}"), from_dtype=f"uint{width}")
+
+
+def _from_unsigned(ctx, u, kernel, dtype):
+    width = np.dtype(dtype).itemsize * 8
+    return ctx.cast(ctx.cast(u, f"uint{width}", from_dtype=kernel), dtype, from_dtype=f"uint{width}")
+
+
+def _shift(direction, arithmetic):
+    def rule(ctx, x, s):
+        dtype = ctx.in_avals[0].dtype
+        width = np.dtype(dtype).itemsize * 8
+        kernel = _kernel_dtype(ctx, "BitShift", f"uint{width}")
+        xu, su = _unsigned(ctx, x, dtype), _unsigned(ctx, s, dtype)
+        if arithmetic:
+            # Shift the complement of negatives so vacated bits fill with the sign; JAX clamps the
+            # amount (negative ones too, read as unsigned) to width - 1.
+            negative = ctx.op.Less(ctx.cast(x, f"int{width}", from_dtype=dtype), _c(ctx, 0, f"int{width}"))
+            flip = ctx.op.Mul(ctx.cast(negative, kernel), _c(ctx, 2**width - 1, kernel))
+            amount = ctx.op.Min(su, _c(ctx, width - 1, kernel))
+            out = ctx.op.BitwiseXor(ctx.op.BitShift(ctx.op.BitwiseXor(xu, flip), amount, direction="RIGHT"), flip)
+        else:
+            # JAX defines shifts by the width or more (negative ones too, read as unsigned) as 0.
+            in_range = ctx.cast(ctx.op.Less(su, _c(ctx, width, kernel)), kernel)
+            out = ctx.op.Mul(ctx.op.BitShift(xu, su, direction=direction), in_range)
+        return _from_unsigned(ctx, out, kernel, dtype)
+
+    return rule
+
+
+def _shift_values(rng, shapes):
+    return [rng.integers(-100, 100, shapes[0]), rng.integers(-2, 40, shapes[1])]
+
+
+# primitive: (BitShift direction, arithmetic)
+SHIFTS = {"shift_left": ("LEFT", False), "shift_right_logical": ("RIGHT", False),
+          "shift_right_arithmetic": ("RIGHT", True)}
+for _prim, (_direction, _arithmetic) in SHIFTS.items():
+    lowering(_prim, component=f"jax.lax.{_prim}", onnx=["BitShift", "Cast", "Mul", "BitwiseXor"], since="0.1.0",
+             doc=LAX_DOC.format(_prim),
+             testcases=[_typed(_prim, _lax(_prim), d, 2, values=_shift_values)
+                        for d in ("int32", "uint32", "int8", "uint8", "int16", "uint16", "int64", "uint64")],
+             )(_shift(_direction, _arithmetic))
+
+
+def _popcount(ctx, u, kernel):
+    """Bits set in each element of the unsigned ``u`` (SWAR: Hacker's Delight, figure 5-2)."""
+    width = np.dtype(kernel).itemsize * 8
+
+    def mask(byte):
+        return _c(ctx, int.from_bytes(bytes([byte]) * (width // 8), "little"), kernel)
+
+    def shr(v, n):
+        return ctx.op.BitShift(v, _c(ctx, n, kernel), direction="RIGHT")
+
+    u = ctx.op.Sub(u, ctx.op.BitwiseAnd(shr(u, 1), mask(0x55)))
+    u = ctx.op.Add(ctx.op.BitwiseAnd(u, mask(0x33)), ctx.op.BitwiseAnd(shr(u, 2), mask(0x33)))
+    u = ctx.op.BitwiseAnd(ctx.op.Add(u, shr(u, 4)), mask(0x0F))
+    return shr(ctx.op.Mul(u, mask(0x01)), width - 8) if width > 8 else u
+
+
+@lowering("population_count", component="jax.lax.population_count", onnx=["BitShift", "BitwiseAnd", "Mul"],
+          since="0.1.0", doc=LAX_DOC.format("population_count"),
+          testcases=[_typed("population_count", _lax("population_count"), d,
+                            values=lambda rng, s: [rng.integers(-2**7, 2**7, s[0]) * rng.integers(1, 2**20, s[0])])
+                     for d in ("int32", "uint8", "int8", "uint16", "int64", "uint64")])
+def lower_population_count(ctx, x):
+    dtype = ctx.in_avals[0].dtype
+    kernel = _kernel_dtype(ctx, "BitShift", f"uint{dtype.itemsize * 8}")
+    return _from_unsigned(ctx, _popcount(ctx, _unsigned(ctx, x, dtype), kernel), kernel, dtype)
+
+
+@lowering("clz", component="jax.lax.clz", onnx=["BitShift", "BitwiseOr", "BitwiseAnd", "Mul"], since="0.1.0",
+          doc=LAX_DOC.format("clz"),
+          testcases=[_typed("clz", _lax("clz"), d,
+                            values=lambda rng, s: [rng.integers(-2**7, 2**7, s[0]) * 2 ** rng.integers(0, 24, s[0])])
+                     for d in ("int32", "uint8", "int8", "uint16", "int64", "uint32")])
+def lower_clz(ctx, x):
+    dtype = ctx.in_avals[0].dtype
+    width = dtype.itemsize * 8
+    kernel = _kernel_dtype(ctx, "BitShift", f"uint{width}")
+    u = _unsigned(ctx, x, dtype)
+    shift = 1
+    while shift < width:  # smear the leading one into every lower bit; the zeros above it remain
+        u = ctx.op.BitwiseOr(u, ctx.op.BitShift(u, _c(ctx, shift, kernel), direction="RIGHT"))
+        shift *= 2
+    return _from_unsigned(ctx, ctx.op.Sub(_c(ctx, width, kernel), _popcount(ctx, u, kernel)), kernel, dtype)
+
+
+# float dtype: (exponent bits, mantissa bits)
+FORMATS = {"float16": (5, 10), "bfloat16": (8, 7), "float32": (8, 23), "float64": (11, 52)}
+
+
+def _magnitude_bits(ctx, a, fmt, dt):
+    """The bit pattern (int64) of ``a >= 0`` in format ``fmt``, computed arithmetically: ONNX has no bitcast."""
+    ebits, mbits = fmt
+    bias = 2 ** (ebits - 1) - 1
+    emin = 1 - bias
+    # floor(log2 a) is off by one at worst where Log rounds: compare with the powers of two around it.
+    e = ctx.op.Clip(ctx.op.Floor(ctx.op.Mul(ctx.op.Log(a), _c(ctx, 1 / np.log(2), dt))), _c(ctx, emin, dt),
+                    _c(ctx, bias, dt))
+    e = ctx.op.Sub(e, ctx.cast(ctx.op.Greater(ctx.op.Pow(_c(ctx, 2, dt), e), a), dt))
+    e = ctx.op.Add(e, ctx.cast(ctx.op.LessOrEqual(ctx.op.Pow(_c(ctx, 2, dt), ctx.op.Add(e, _c(ctx, 1, dt))), a), dt))
+    normal = ctx.op.GreaterOrEqual(a, _c(ctx, 2.0**emin, dt))
+    scale = _c(ctx, 2.0**mbits, dt)
+    significand = ctx.op.Sub(ctx.op.Div(a, ctx.op.Pow(_c(ctx, 2, dt), e)), _c(ctx, 1, dt))
+    mantissa = ctx.op.Where(normal, ctx.op.Mul(significand, scale),
+                            ctx.op.Mul(ctx.op.Mul(a, _c(ctx, 2.0**-emin, dt)), scale))
+    exponent = ctx.op.Where(normal, ctx.op.Add(e, _c(ctx, bias, dt)), _c(ctx, 0, dt))
+    nan, inf = ctx.op.IsNaN(a), ctx.op.IsInf(a)
+    exponent = ctx.op.Where(ctx.op.Or(nan, inf), _c(ctx, 2**ebits - 1, dt), exponent)
+    mantissa = ctx.op.Where(nan, _c(ctx, 2 ** (mbits - 1), dt), ctx.op.Where(inf, _c(ctx, 0, dt), mantissa))
+    exponent = ctx.op.Mul(ctx.cast(exponent, np.int64), _c(ctx, 2**mbits, np.int64))
+    return ctx.op.Add(exponent, ctx.cast(mantissa, np.int64))
+
+
+def _magnitude_value(ctx, bits, fmt, dt):
+    """The inverse of ``_magnitude_bits``: ``bits`` (uint64, sign bit clear) as a float of ``dt``."""
+    ebits, mbits = fmt
+    bias = 2 ** (ebits - 1) - 1
+    exponent = ctx.op.BitShift(bits, _c(ctx, mbits, np.uint64), direction="RIGHT")
+    fraction = ctx.op.Mul(ctx.cast(ctx.op.BitwiseAnd(bits, _c(ctx, 2**mbits - 1, np.uint64)), dt),
+                          _c(ctx, 2.0**-mbits, dt))
+    e = ctx.cast(exponent, dt)
+    power = ctx.op.Pow(_c(ctx, 2, dt), ctx.op.Sub(e, _c(ctx, bias, dt)))
+    normal = ctx.op.Mul(ctx.op.Add(fraction, _c(ctx, 1, dt)), power)
+    subnormal = ctx.op.Mul(fraction, _c(ctx, 2.0 ** (1 - bias), dt))
+    special = ctx.op.Where(ctx.op.Equal(fraction, _c(ctx, 0, dt)), _c(ctx, np.inf, dt), _c(ctx, np.nan, dt))
+    top = ctx.op.Equal(exponent, _c(ctx, 2**ebits - 1, np.uint64))
+    value = ctx.op.Where(top, special, normal)
+    return ctx.op.Where(ctx.op.Equal(exponent, _c(ctx, 0, np.uint64)), subnormal, value)
+
+
+def _float_to_bits(ctx, x, dtype, to):
+    fmt, dt = FORMATS[_name(dtype)], _compute_dtype(dtype)
+    x = ctx.cast(x, dt, from_dtype=dtype)
+    bits = _magnitude_bits(ctx, ctx.op.Abs(x), fmt, dt)
+    # Reciprocal catches -0.0 (whose reciprocal is -inf)
+    negative = ctx.op.Or(ctx.op.Less(x, _c(ctx, 0, dt)), ctx.op.Less(ctx.op.Reciprocal(x), _c(ctx, 0, dt)))
+    width = np.dtype(dtype).itemsize * 8
+    sign = _c(ctx, np.array(1 << (width - 1), np.uint64).astype(np.int64), np.int64)
+    return ctx.cast(ctx.op.Where(negative, ctx.op.BitwiseOr(bits, sign), bits), to, from_dtype=np.int64)
+
+
+def _bits_to_float(ctx, bits, dtype, to):
+    width = np.dtype(dtype).itemsize * 8
+    fmt, dt = FORMATS[_name(to)], _compute_dtype(to)
+    u = ctx.cast(ctx.cast(bits, f"uint{width}", from_dtype=dtype), np.uint64, from_dtype=f"uint{width}")
+    magnitude = _magnitude_value(ctx, ctx.op.BitwiseAnd(u, _c(ctx, 2 ** (width - 1) - 1, np.uint64)), fmt, dt)
+    negative = ctx.op.Equal(ctx.op.BitShift(u, _c(ctx, width - 1, np.uint64), direction="RIGHT"),
+                            _c(ctx, 1, np.uint64))
+    return ctx.cast(ctx.op.Where(negative, ctx.op.Neg(magnitude), magnitude), to, from_dtype=dt)
+
+
+def _bitcast_values(rng, shapes):
+    x = rng.standard_normal(shapes[0]) * 10.0 ** rng.integers(-30, 30, shapes[0])
+    special = rng.choice([0.0, -0.0, np.inf, -np.inf, 1e-40, -3e-42], shapes[0])
+    return [np.where(rng.random(shapes[0]) < 0.2, special, x)]
+
+
+def _half_patterns(rng, shapes):
+    return [rng.integers(0, 0x7C00, shapes[0]) + rng.choice([0, 0x8000], shapes[0])]  # finite, either sign
+
+
+def _int_patterns(rng, shapes):
+    return [rng.integers(-2**31, 2**31, shapes[0])]
+
+
+@lowering("bitcast_convert_type", component="jax.lax.bitcast_convert_type",
+          onnx=["Cast", "Log", "Pow", "Floor", "BitShift", "BitwiseAnd", "Where"], since="0.1.0",
+          doc=LAX_DOC.format("bitcast_convert_type"),
+          testcases=[Testcase("bitcast_f32_i32", fn=lambda x: jax.lax.bitcast_convert_type(x, np.int32),
+                              inputs=[("B", 8)], input_values=_bitcast_values, x64=False),
+                     Testcase("bitcast_f32_u32", fn=lambda x: jax.lax.bitcast_convert_type(x, np.uint32),
+                              inputs=[("B", 8)], input_values=_bitcast_values, x64=False),
+                     Testcase("bitcast_i32_f32", fn=lambda x: jax.lax.bitcast_convert_type(x, np.float32),
+                              inputs=[("B", 8)], input_dtypes=["int32"], input_values=_int_patterns),
+                     Testcase("bitcast_f16_i16", fn=lambda x: jax.lax.bitcast_convert_type(x, np.int16),
+                              inputs=[("B", 8)], input_dtypes=["float16"], x64=False,
+                              input_values=_tiny_and_large(-50, 50)),
+                     Testcase("bitcast_u16_f16", fn=lambda x: jax.lax.bitcast_convert_type(x, np.float16),
+                              inputs=[("B", 8)], input_dtypes=["uint16"],
+                              input_values=_half_patterns),
+                     Testcase("bitcast_i32_u32", fn=lambda x: jax.lax.bitcast_convert_type(x, np.uint32),
+                              inputs=[("B", 8)], input_dtypes=["int32"], expect_ops=["Cast"]),
+                     Testcase("bitcast_f64_i64", fn=lambda x: jax.lax.bitcast_convert_type(x, np.int64),
+                              inputs=[("B", 8)], input_dtypes=["float64"], input_values=_bitcast_values,
+                              skip=X64_ONLY)])
+def lower_bitcast_convert_type(ctx, x, *, new_dtype):
+    src, dst = np.dtype(ctx.in_avals[0].dtype), np.dtype(new_dtype)
+    if src.itemsize != dst.itemsize:
+        raise ctx.fail(f"bitcast from {src.name} to {dst.name} changes the element width; only same-width "
+                       "bitcasts are supported")
+    if _is_float(src) and _is_float(dst):
+        return _bits_to_float(ctx, _float_to_bits(ctx, x, src, np.int64), np.int64, dst)
+    if _is_float(src):
+        return _float_to_bits(ctx, x, src, dst)
+    if _is_float(dst):
+        return _bits_to_float(ctx, x, src, dst)
+    return ctx.cast(x, dst, from_dtype=src)  # integer casts of one width keep the bits
+
+
+@lowering("nextafter", component="jax.lax.nextafter", onnx=["Cast", "Log", "Pow", "BitShift", "Where"], since="0.1.0",
+          doc=LAX_DOC.format("nextafter"),
+          testcases=[Testcase("nextafter", fn=_lax("nextafter"), inputs=[("B", 8), ("B", 8)],
+                              input_values=lambda rng, s: [*_bitcast_values(rng, s[:1]),
+                                                           rng.choice([0.0, 1.0, -1.0, np.inf, -np.inf], s[1])]),
+                     _typed("nextafter", _lax("nextafter"), "float16", 2)])
+def lower_nextafter(ctx, x, y):
+    return _formula(_nextafter)(ctx, x, y, fmt=FORMATS[_name(ctx.in_avals[0].dtype)])
+
+
+def _nextafter(ctx, x, y, dt, fmt):
+    zero = _c(ctx, 0, dt)
+    away = ctx.op.Equal(ctx.op.Less(x, y), ctx.op.Greater(x, zero))  # the step grows |x|
+    bits = ctx.op.Add(_magnitude_bits(ctx, ctx.op.Abs(x), fmt, dt),
+                      ctx.op.Where(away, _c(ctx, 1, np.int64), _c(ctx, -1, np.int64)))
+    at_zero = ctx.op.Equal(x, zero)
+    bits = ctx.op.Where(at_zero, _c(ctx, 1, np.int64), bits)  # the smallest subnormal, toward y
+    magnitude = _magnitude_value(ctx, ctx.cast(bits, np.uint64, from_dtype=np.int64), fmt, dt)
+    negative = ctx.op.Or(ctx.op.Less(x, zero), ctx.op.And(at_zero, ctx.op.Less(y, zero)))
+    out = ctx.op.Where(ctx.op.Equal(x, y), y, ctx.op.Where(negative, ctx.op.Neg(magnitude), magnitude))
+    return ctx.op.Where(ctx.op.Or(ctx.op.IsNaN(x), ctx.op.IsNaN(y)), ctx.op.Add(x, y), out)
+
+
+# (exponent bits, mantissa bits) of reduce_precision that a round trip through an ONNX float type gives.
+REDUCED = {(5, 10): "float16", (8, 7): "bfloat16", (8, 23): "float32"}
+
+
+@lowering("reduce_precision", component="jax.lax.reduce_precision", onnx=["Cast", "Abs", "Less", "Where"],
+          since="0.1.0", doc=LAX_DOC.format("reduce_precision"),
+          testcases=[Testcase(f"reduce_precision_{e}_{m}", fn=lambda x, e=e, m=m: jax.lax.reduce_precision(x, e, m) * x,
+                              inputs=[("B", 8)], input_values=lambda rng, s: [
+                                  rng.standard_normal(s[0]) * 2.0 ** rng.integers(-30, 20, s[0])])
+                     for e, m in ((5, 10), (8, 7), (8, 23), (11, 52))])
+def lower_reduce_precision(ctx, x, *, exponent_bits, mantissa_bits):
+    dtype = ctx.in_avals[0].dtype
+    ebits, mbits = FORMATS[_name(dtype)]
+    if exponent_bits >= ebits and mantissa_bits >= mbits:
+        return x
+    target = REDUCED.get((exponent_bits, mantissa_bits))
+    if target is None or FORMATS[target][0] > ebits or FORMATS[target][1] > mbits:
+        raise ctx.fail(f"reducing {_name(dtype)} to {exponent_bits} exponent and {mantissa_bits} mantissa bits "
+                       f"has no ONNX float type; supported: {', '.join(f'{e}/{m}' for e, m in REDUCED)}")
+    out = ctx.cast(ctx.cast(x, target, from_dtype=dtype), dtype, from_dtype=target)
+    if exponent_bits == ebits:
+        return out
+    # XLA flushes results below the smallest normal to zero where the cast keeps subnormals; the
+    # threshold is the midpoint under 2**emin at mantissa_bits, which rounds up (ties to even).
+    emin = 2 - 2 ** (exponent_bits - 1)
+    tiny = ctx.op.Less(_op(ctx, "Abs", x, dtype=dtype), _c(ctx, 2.0**emin - 2.0 ** (emin - 2 - mantissa_bits), dtype))
+    return _where(ctx, tiny, _op(ctx, "Mul", x, _c(ctx, 0, dtype), dtype=dtype), out, dtype)
