@@ -27,34 +27,6 @@ SCATTER_REDUCTIONS = {"scatter": "none", "scatter-add": "add", "scatter-sub": "a
                       "scatter-min": "min", "scatter-max": "max"}
 
 
-def _unique_rows(rng, shapes):
-    """Operand, distinct in-bounds row indices (scatter-set with duplicates is unspecified), updates."""
-    operand, index, updates = shapes
-    return [rng.standard_normal(operand), rng.permutation(operand[0])[:index[0]], rng.standard_normal(updates)]
-
-
-def _out_of_bounds_rows(rng, shapes):
-    """Operand, distinct row indices of which some lie outside the operand either side, updates."""
-    operand, index, updates = shapes
-    rows = rng.permutation(np.r_[-2 * operand[0]:-operand[0], 0:operand[0], operand[0]:2 * operand[0]])
-    return [rng.standard_normal(operand), rows[:index[0]], rng.standard_normal(updates)]
-
-
-def _row_permutations(rng, shapes):
-    operand, index, updates = shapes
-    rows = [rng.permutation(operand[1])[:index[1]] for _ in range(index[0])]
-    return [rng.standard_normal(operand), np.array(rows).reshape(index), rng.standard_normal(updates)]
-
-
-def _case(name: str, fn, **options) -> Testcase:
-    """A testcase calling ``fn`` on JAX arrays (the kit passes NumPy arrays, whose indexing differs)."""
-    return Testcase(name, fn=lambda *args: fn(*map(jnp.asarray, args)), **options)
-
-
-F32, I32 = np.float32, np.int32
-NO_LOOP = ("Loop", "Identity")
-
-
 @dataclasses.dataclass(frozen=True)
 class IndexDims:
     """Gather and scatter dimension numbers in one vocabulary.
@@ -104,9 +76,9 @@ class IndexDims:
 
     @property
     def elements_labels(self) -> list | None:
-        """Dim labels of the GatherElements/ScatterElements form (one indexed dim, all others
-        batched: take_along_axis, vmapped x[i]); None (a size-1 dim) where the result has none.
-        None when that form does not apply."""
+        """Dim labels of the GatherElements/ScatterElements form, or None when it does not apply:
+        one indexed dim, all others batched in place (take_along_axis, vmapped x[i]). The indexed
+        dim is labelled None (a size-1 dim) when the result has no dim for it."""
         rank = len(self.operand_shape)
         if len(self.start_map) != 1 or len(self.operand_batching) != rank - 1 or self.sizes[self.start_map[0]] != 1:
             return None
@@ -178,9 +150,9 @@ def place(ctx, x: ir.Value, rank: int, keep: Sequence[int], broadcast: bool = Fa
     ``broadcast``, leading size-1 dims are left to the consumer's broadcasting."""
     lead = min(keep, default=rank) if broadcast else 0
     missing = [p - lead for p in range(lead, rank) if p not in keep]
-    known = ctx.const_value(x)
     if not missing:
         return x
+    known = ctx.const_value(x)
     return ctx.const(np.expand_dims(known, missing)) if known is not None else ctx.op.Unsqueeze(x, ints(ctx, missing))
 
 
@@ -263,6 +235,34 @@ def gather_slice(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims) -> i
     return ctx.op.Squeeze(out, ints(ctx, dims.collapsed)) if dims.collapsed else out
 
 
+def _unique_rows(rng, shapes):
+    """Operand, distinct in-bounds row indices (scatter-set with duplicates is unspecified), updates."""
+    operand, index, updates = shapes
+    return [rng.standard_normal(operand), rng.permutation(operand[0])[:index[0]], rng.standard_normal(updates)]
+
+
+def _out_of_bounds_rows(rng, shapes):
+    """Operand, distinct row indices of which some lie outside the operand either side, updates."""
+    operand, index, updates = shapes
+    rows = rng.permutation(np.r_[-2 * operand[0]:-operand[0], 0:operand[0], operand[0]:2 * operand[0]])
+    return [rng.standard_normal(operand), rows[:index[0]], rng.standard_normal(updates)]
+
+
+def _row_permutations(rng, shapes):
+    operand, index, updates = shapes
+    rows = [rng.permutation(operand[1])[:index[1]] for _ in range(index[0])]
+    return [rng.standard_normal(operand), np.array(rows).reshape(index), rng.standard_normal(updates)]
+
+
+def _case(name: str, fn, **options) -> Testcase:
+    """A testcase calling ``fn`` on JAX arrays (the kit passes NumPy arrays, whose indexing differs)."""
+    return Testcase(name, fn=lambda *args: fn(*map(jnp.asarray, args)), **options)
+
+
+F32, I32 = np.float32, np.int32
+NO_LOOP = ("Loop", "Identity")
+
+
 def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape: Sequence[Any]) -> ir.Value:
     rank, batch, labels = len(dims.operand_shape), dims.batch_rank, dims.elements_labels
     if labels is not None:
@@ -293,6 +293,8 @@ def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape:
                        forbid_ops=NO_LOOP),
               _case("gather_rows", fn=lambda x, i: x[i], inputs=[("B", 5, 3), (4,)], input_dtypes=[F32, I32],
                        forbid_ops=NO_LOOP),
+              _case("gather_rows_bool", fn=lambda x, i: x[i], inputs=[("B", 3), (2,)],
+                       input_dtypes=[np.bool_, I32]),
               _case("gather_rows_2d_index", fn=lambda x, i: x[i], inputs=[(6, "B"), (2, 3)],
                        input_dtypes=[F32, I32]),
               _case("gather_last_axis", fn=lambda x, i: x[..., i], inputs=[("B", 3, 6), (2, 2)],
@@ -424,6 +426,8 @@ def redirect(ctx, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -
               _case("scatter_put_along_axis", inputs=[(3, 5), (3, 2), (3, 2)], input_dtypes=[F32, I32, F32],
                        fn=lambda x, i, v: jnp.put_along_axis(x, i, v, axis=1, inplace=False),
                        input_values=_row_permutations),
+              _case("scatter_set_bool", fn=lambda x, i: x.at[i].set(True), inputs=[("B", 3), (4,)],
+                       input_dtypes=[np.bool_, I32]),
               _case("scatter_add_duplicates", fn=lambda x, i, v: x.at[i].add(v), inputs=[(5, "B"), (6,), (6, "B")],
                        input_dtypes=[F32, I32, F32]),
               _case("scatter_add_two_arrays", fn=lambda x, i, j, v: x.at[i, j].add(v),

@@ -219,6 +219,8 @@ def lower_split(ctx, x, *, sizes, axis):
                        input_dtypes=[np.int32]),
               Testcase("iota_broadcasted", fn=lambda x: x + lax.broadcasted_iota(jnp.float32, x.shape, 1),
                        inputs=[("B", "T", 3)]),
+              Testcase("iota_float16", fn=lambda x: x * lax.iota(jnp.float16, x.shape[0]), inputs=[("B",)],
+                       input_dtypes=[np.float16]),
               Testcase("iota_broadcasted_static",
                        fn=lambda x: x * lax.broadcasted_iota(jnp.int32, x.shape, 0), inputs=[(3, 4)],
                        input_dtypes=[np.int32]),
