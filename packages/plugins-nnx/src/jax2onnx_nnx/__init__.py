@@ -17,6 +17,7 @@ plugin_index = PluginIndex(
             "call:flax.nnx.GroupNorm.__call__", "call:flax.nnx.InstanceNorm.__call__",
         ],
         "jax2onnx_nnx.conv": ["call:flax.nnx.Conv.__call__", "call:flax.nnx.ConvTranspose.__call__"],
+        "jax2onnx_nnx.attention": ["call:flax.nnx.MultiHeadAttention.__call__"],
         "jax2onnx_nnx.pooling": ["call:flax.nnx.avg_pool", "call:flax.nnx.max_pool", "call:flax.nnx.min_pool"],
         "jax2onnx_nnx.activations": [f"call:flax.nnx.{f}" for f in (
             "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "leaky_relu",

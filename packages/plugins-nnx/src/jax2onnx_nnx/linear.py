@@ -82,6 +82,12 @@ def lower_embed_attend(ctx, self, query, out_sharding=None):
     return ctx.op.MatMul(query, ctx.op.Transpose(embedding, perm=[1, 0]))
 
 
+def is_plain_linear_general(self: nnx.LinearGeneral) -> bool:
+    """The stock dot_general and dtype promotion, which a MatMul expresses."""
+    return (self.dot_general is None and self.dot_general_cls is None and self.preferred_element_type is None
+            and self.promote_dtype is nnx.nn.dtypes.promote_dtype)
+
+
 def _trailing_contraction(self, x) -> bool:
     """Contracts the last input axes, in order, with no batch axes: a flattened MatMul."""
     rank = len(x.shape)
@@ -105,21 +111,28 @@ def _trailing_contraction(self, x) -> bool:
                             inputs=[(2, "B", 3)], forbid_ops=("Identity", "Reshape")),
                ])
 def lower_linear_general(ctx, self, inputs, out_sharding=None):
-    plain = self.dot_general is None and self.dot_general_cls is None and self.preferred_element_type is None
-    if not plain or not _trailing_contraction(self, inputs) or self.promote_dtype is not nnx.nn.dtypes.promote_dtype:
+    if not is_plain_linear_general(self) or not _trailing_contraction(self, inputs):
         return NotImplemented
-    x, kernel, bias = cast_all(ctx, ctx.out_avals[0].dtype, inputs, value_of(self.kernel), value_of(self.bias))
     n_in, out_shape = len(self.in_features), list(self.out_features)
-    flat_in, flat_out = int(np.prod(self.in_features)), int(np.prod(out_shape))
     lead = len(inputs.shape) - n_in
+    x = inputs
     if n_in > 1:
-        x = ctx.op.Reshape(x, ctx.const(np.array([0] * lead + [flat_in], np.int64)))
-    y = ctx.op.MatMul(x, ctx.op.Reshape(kernel, ctx.const(np.array([flat_in, flat_out], np.int64))))
-    if bias is not None:
-        y = ctx.op.Add(y, ctx.op.Reshape(bias, ctx.const(np.array([flat_out], np.int64))))
+        x = ctx.op.Reshape(x, ctx.const(np.array([0] * lead + [-1], np.int64)))
+    y = flat_linear_general(ctx, self, x, inputs.dtype.numpy(), ctx.out_avals[0].dtype)
     if len(out_shape) > 1:
         y = ctx.op.Reshape(y, ctx.const(np.array([0] * lead + out_shape, np.int64)))
     return y
+
+
+def flat_linear_general(ctx, self: nnx.LinearGeneral, x, x_dtype, dtype):
+    """x (..., prod(in_features)) times the kernel flattened to a matrix, plus the flattened bias."""
+    x = ctx.cast(x, dtype, from_dtype=x_dtype)
+    kernel, bias = cast_all(ctx, dtype, value_of(self.kernel), value_of(self.bias))
+    flat_in, flat_out = int(np.prod(self.in_features)), int(np.prod(self.out_features))
+    y = ctx.op.MatMul(x, ctx.op.Reshape(kernel, ctx.const(np.array([flat_in, flat_out], np.int64))))
+    if bias is None:
+        return y
+    return ctx.op.Add(y, ctx.op.Reshape(bias, ctx.const(np.array([flat_out], np.int64))))
 
 
 @call_lowering("flax.nnx.Einsum.__call__", component="flax.nnx.Einsum", onnx=["Einsum", "Add"], since="0.1.0",
