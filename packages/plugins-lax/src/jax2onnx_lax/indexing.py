@@ -403,11 +403,6 @@ def lower_dynamic_update_slice(ctx, x, update, *starts):
     return ctx.op.ScatterND(x, grid, update)
 
 
-def redirect(ctx, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -> ir.Value:
-    """Points the index rows ``mask`` rejects at the padding row after ``operand_dim``."""
-    return ctx.op.Where(mask, idx, ctx.shape_tensor([operand_dim] + [0] * (width - 1)))
-
-
 @lowering(*SCATTER_REDUCTIONS, component="jax.lax.{}", since="0.1.0", doc=LAX_DOC.format("scatter"),
           onnx=["ScatterND", "ScatterElements", "Transpose", "Pad", "Slice"], testcases=[
               _case("scatter_set_rows", fn=lambda x, i, v: x.at[i].set(v), inputs=[("B", 3), (2,), (2, 3)],
@@ -456,40 +451,66 @@ def redirect(ctx, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -
               _case("scatter_max_int", fn=lambda x, i, v: x.at[i, 2].max(v), inputs=[(5, 4), ("B",), ("B",)],
                        input_dtypes=[I32, I32, I32]),
           ])
-def lower_scatter(ctx, operand, indices, updates, *, dimension_numbers, mode, **params):
-    name, shape, updates_shape = ctx.eqn.primitive.name, ctx.in_avals[0].shape, ctx.in_avals[2].shape
+def lower_scatter(ctx, operand, indices, updates, *, dimension_numbers, mode, update_jaxpr=None, **params):
+    name = ctx.eqn.primitive.name
+    if name == "scatter" and update_jaxpr is not None:
+        raise ctx.fail("x.at[...].apply (a scatter with an update function) has no lowering: compute the new "
+                       "values from x[...] and write them with x.at[...].set instead")
     if name == "scatter-sub":
         updates = ctx.op.Neg(updates)
-    dims = scatter_dims(dimension_numbers, shape, updates_shape)
+    dims = scatter_dims(dimension_numbers, ctx.in_avals[0].shape, ctx.in_avals[2].shape)
     # Out-of-bounds windows are skipped unless clipped (XLA's scatter drops them).
     starts, valid = clamp_starts(ctx, indices, dims, mode != CLIP, ctx.in_avals[1].dtype)
-    rank, labels = len(shape), dims.elements_labels
-    perm = list(range(rank))
-    if labels is not None:
-        axis = dims.start_map[0]
-        idx = elements_layout(ctx, starts, dims)
-        updates = relabel(ctx, updates, dims.layout, labels)
-        if valid is not None:
-            idx = redirect(ctx, idx, elements_layout(ctx, valid, dims), shape[axis], 1)
-    elif dims.is_nd and not dims.operand_batching:
-        axis, perm, idx = 0, [*dims.start_map, *dims.rest], starts
-        operand = relabel(ctx, operand, list(range(rank)), perm)
-        updates = relabel(ctx, updates, dims.layout, dims.batch_labels + [("w", d) for d in dims.rest])
-        if valid is not None:
-            idx = redirect(ctx, idx, valid, shape[perm[0]], len(dims.start_map))
+    if dims.elements_labels is not None:
+        form = scatter_elements
     else:
-        axis = 0
-        idx, n = index_grid(ctx, dims, starts, updates_shape)
-        if valid is not None:
-            mask = place(ctx, valid, n + 1, [*dims.batch_pos, n], broadcast=True)
-            idx = redirect(ctx, idx, mask, shape[0], rank - len(updates_shape) + n)
+        form = scatter_nd if dims.is_nd and not dims.operand_batching else scatter_grid
+    return form(ctx, operand, starts, valid, updates, dims, SCATTER_REDUCTIONS[name])
+
+
+def scatter_elements(ctx, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
+    axis = dims.start_map[0]
+    idx = elements_layout(ctx, starts, dims)
     if valid is not None:
-        operand = ctx.op.Pad(operand, ints(ctx, [0] * (rank + axis) + [1] + [0] * (rank - axis - 1)))
-    reduction = SCATTER_REDUCTIONS[name]
-    if labels is not None:
-        out = ctx.op.ScatterElements(operand, idx, updates, axis=axis, reduction=reduction)
-    else:
-        out = ctx.op.ScatterND(operand, idx, updates, reduction=reduction)
+        idx = redirect(ctx, idx, elements_layout(ctx, valid, dims), dims.operand_shape[axis], 1)
+    updates = relabel(ctx, updates, dims.layout, dims.elements_labels)
+    return with_padding_row(ctx, operand, axis, valid, dims, lambda data: ctx.op.ScatterElements(
+        data, idx, updates, axis=axis, reduction=reduction))
+
+
+def scatter_nd(ctx, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
+    """ScatterND with the indexed dims moved to the front."""
+    dims_in_order, perm = list(range(len(dims.operand_shape))), [*dims.start_map, *dims.rest]
+    idx = starts
     if valid is not None:
-        out = ctx.op.Slice(out, ints(ctx, [0]), ints(ctx, [-1]), ints(ctx, [axis]))
-    return relabel(ctx, out, perm, list(range(rank)))
+        idx = redirect(ctx, idx, valid, dims.operand_shape[perm[0]], len(dims.start_map))
+    updates = relabel(ctx, updates, dims.layout, dims.batch_labels + [("w", d) for d in dims.rest])
+    out = with_padding_row(ctx, relabel(ctx, operand, dims_in_order, perm), 0, valid, dims,
+                           lambda data: ctx.op.ScatterND(data, idx, updates, reduction=reduction))
+    return relabel(ctx, out, perm, dims_in_order)
+
+
+def scatter_grid(ctx, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
+    """ScatterND over the operand index of every update element."""
+    updates_shape = ctx.in_avals[2].shape
+    idx, n = index_grid(ctx, dims, starts, updates_shape)
+    if valid is not None:
+        mask = place(ctx, valid, n + 1, [*dims.batch_pos, n], broadcast=True)
+        idx = redirect(ctx, idx, mask, dims.operand_shape[0], len(dims.operand_shape) - len(updates_shape) + n)
+    return with_padding_row(ctx, operand, 0, valid, dims,
+                            lambda data: ctx.op.ScatterND(data, idx, updates, reduction=reduction))
+
+
+def redirect(ctx, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -> ir.Value:
+    """Points the index rows ``mask`` rejects at the padding row after ``operand_dim``."""
+    return ctx.op.Where(mask, idx, ctx.shape_tensor([operand_dim] + [0] * (width - 1)))
+
+
+def with_padding_row(ctx, operand: ir.Value, axis: int, valid: ir.Value | None, dims: IndexDims,
+                     scatter) -> ir.Value:
+    """``scatter(operand)``; when rows may be dropped, through a padding row at the end of ``axis``."""
+    if valid is None:
+        return scatter(operand)
+    rank = len(dims.operand_shape)
+    padded = ctx.op.Pad(operand, ints(ctx, [0] * (rank + axis) + [1] + [0] * (rank - axis - 1)))
+    return ctx.op.Slice(scatter(padded), ints(ctx, [0]), ints(ctx, [-1]), ints(ctx, [axis]))
