@@ -36,6 +36,14 @@ def _axis(axis, rank: int) -> int | None:
     return None if not isinstance(axis, int) or not -rank <= axis < rank else axis % rank
 
 
+def _axes(axis, rank: int) -> list[int] | None:
+    """Sorted non-negative axes (None for all); None if any is not a valid int axis."""
+    axes = range(rank) if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
+    if not all(isinstance(i, int) and -rank <= i < rank for i in axes):
+        return None
+    return sorted(i % rank for i in axes)
+
+
 def _native(op_type: str, opset: int = 1, dtypes=F32):
     """A check_model asserting ``op_type`` is emitted exactly where the rule can use it."""
 
@@ -190,13 +198,13 @@ ONE_HOT_DTYPES = (np.float32, np.float16, np.int64)
              input_dtypes=[np.int32], forbid_ops=("Identity", "OneHot")),
 ])
 def lower_one_hot(ctx, x, num_classes, dtype=None, axis=-1):
-    out_dtype = ctx.out_avals[0].dtype
-    if (ctx.opset < 11 or _dtype(x) is None or _dtype(x).kind not in "iu" or not isinstance(axis, int)
+    out_dtype, x_dtype = ctx.out_avals[0].dtype, _dtype(x)
+    if (ctx.opset < 11 or x_dtype is None or x_dtype.kind not in "iu" or not isinstance(axis, int)
             or out_dtype not in [np.dtype(d) for d in ONE_HOT_DTYPES]):
         return NotImplemented
     depth = ctx.const(np.array(num_classes, np.int64))
     indices = ctx.cast(x, np.int64)
-    if _dtype(x).kind == "i":
+    if x_dtype.kind == "i":
         # OneHot counts negative indices from the end; jax.nn.one_hot encodes them as all zeros.
         indices = ctx.op.Where(ctx.op.Less(indices, ctx.const(np.array(0, np.int64))), depth, indices)
     return ctx.op.OneHot(indices, depth, ctx.const(np.array([0, 1], out_dtype)), axis=axis)
@@ -220,12 +228,10 @@ def _logsumexp_case(name: str, fn, shape=("B", 5)) -> Testcase:
 def lower_logsumexp(ctx, a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
     if ctx.opset < 18 or b is not None or return_sign or where is not None or _dtype(a) not in FLOATS:
         return NotImplemented
-    rank = len(a.shape)
-    axes = range(rank) if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
-    if not all(isinstance(i, int) and -rank <= i < rank for i in axes):
+    axes = _axes(axis, len(a.shape))
+    if axes is None:
         return NotImplemented
-    axes = ctx.const(np.array(sorted(i % rank for i in axes), np.int64))
-    return ctx.op.ReduceLogSumExp(a, axes, keepdims=int(keepdims))
+    return ctx.op.ReduceLogSumExp(a, ctx.const(np.array(axes, np.int64)), keepdims=int(keepdims))
 
 
 @call_lowering("jax.nn.standardize", onnx=["LayerNormalization"], since="0.1.0", doc=NN_DOC.format("standardize"),
@@ -240,12 +246,9 @@ def lower_standardize(ctx, x, axis=-1, mean=None, variance=None, epsilon=1e-5, w
     if ctx.opset < 17 or _dtype(x) not in FLOATS or _scalar(epsilon) is None or (mean, variance, where) != (None,) * 3:
         return NotImplemented
     rank = len(x.shape)
-    axes = range(rank) if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
-    if not all(isinstance(i, int) and -rank <= i < rank for i in axes):
-        return NotImplemented
-    axes = sorted(i % rank for i in axes)
+    axes = _axes(axis, rank)
     # LayerNormalization normalizes every axis from `axis` on: only trailing axes fit.
-    if axes != list(range(rank - len(axes), rank)) or not axes:
+    if not axes or axes != list(range(rank - len(axes), rank)):
         return NotImplemented
     one = ctx.const(np.ones(1, _dtype(x)))
     return ctx.op.LayerNormalization(x, one, axis=axes[0], epsilon=_scalar(epsilon),
@@ -316,7 +319,7 @@ def lower_dot_product_attention(ctx, query, key, value, bias=None, mask=None, *,
                                 implementation=None, return_residual=False):
     tensors = [t for t in (query, key, value, bias) if t is not None]
     # float32 only: in float64 mode JAX still runs this softmax in float32, which Attention cannot mirror.
-    if (ctx.opset < 23 or any(_dtype(t) not in F32 for t in tensors) or len(query.shape) != 4
+    if (ctx.opset < 23 or any(_dtype(t) not in F32 for t in tensors) or any(len(t.shape) != 4 for t in tensors[:3])
             or (scale is not None and _scalar(scale) is None) or return_residual or implementation not in (None, "xla")
             or (query_seq_lengths, key_value_seq_lengths, local_window_size) != (None,) * 3
             or (mask is not None and _dtype(mask) != np.bool_)):
