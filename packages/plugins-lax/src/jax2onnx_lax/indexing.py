@@ -265,14 +265,14 @@ NO_LOOP = ("Loop", "Identity")
 
 def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape: Sequence[Any]) -> ir.Value:
     rank, batch, labels = len(dims.operand_shape), dims.batch_rank, dims.elements_labels
-    if labels is not None:
-        idx = elements_layout(ctx, starts, dims)
-        return relabel(ctx, ctx.op.GatherElements(operand, idx, axis=dims.start_map[0]), labels, dims.layout)
     if dims.is_nd and len(dims.start_map) == 1 and not dims.operand_batching:
         a = dims.start_map[0]
         out = ctx.op.Gather(operand, squeeze_last(ctx, starts), axis=a)
         window = [("w", d) for d in dims.rest]
         return relabel(ctx, out, window[:a] + dims.batch_labels + window[a:], dims.layout)
+    if labels is not None:
+        idx = elements_layout(ctx, starts, dims)
+        return relabel(ctx, ctx.op.GatherElements(operand, idx, axis=dims.start_map[0]), labels, dims.layout)
     if batch == 0 and not dims.operand_batching:
         return gather_slice(ctx, operand, starts, dims)
     if dims.is_nd:
@@ -302,6 +302,14 @@ def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape:
               _case("gather_two_arrays", fn=lambda x, i, j: x[i, j], inputs=[(4, 5, "B"), (3,), (3,)],
                        input_dtypes=[F32, I32, I32]),
               _case("gather_middle_arrays", fn=lambda x, i: x[:, i, i], inputs=[("B", 5, 5), (3,)],
+                       input_dtypes=[F32, I32]),
+              _case("gather_split_advanced", fn=lambda x, i, j: x[:, i, :, j], inputs=[(2, 4, 3, 5), ("B",), ("B",)],
+                       input_dtypes=[F32, I32, I32]),
+              _case("gather_outer_indices", fn=lambda x, i, j: x[i[:, None], j[None, :]],
+                       inputs=[(5, "B"), (3,), (2,)], input_dtypes=[F32, I32, I32]),
+              _case("gather_index_and_slice", fn=lambda x, i: x[i, 1:3, 0], inputs=[(5, 4, 3), (2, "B")],
+                       input_dtypes=[F32, I32]),
+              _case("gather_take_flat", fn=lambda x, i: jnp.take(x, i), inputs=[(4, "B"), (5,)],
                        input_dtypes=[F32, I32]),
               _case("gather_array_and_int", fn=lambda x, i: x[i, 1], inputs=[(4, 5), ("B",)],
                        input_dtypes=[I32, I32]),
@@ -442,6 +450,10 @@ def lower_dynamic_update_slice(ctx, x, update, *starts):
               _case("scatter_add_vmap_two_indices", inputs=[("B", 4, 5), ("B",), ("B",), ("B",)],
                        fn=lambda x, i, j, v: jax.vmap(lambda r, a, b, w: r.at[a, b].add(w))(x, i, j, v),
                        input_dtypes=[F32, I32, I32, F32]),
+              _case("scatter_add_split_advanced", fn=lambda x, i, j, v: x.at[:, i, :, j].add(v),
+                       inputs=[(2, 4, 3, 5), ("B",), ("B",), ("B", 2, 3)], input_dtypes=[F32, I32, I32, F32]),
+              _case("scatter_mul_index_and_slice", fn=lambda x, i, v: x.at[i, 1:3, 0].mul(v),
+                       inputs=[(5, 4, 3), (2, "B"), (2, "B", 2)], input_dtypes=[F32, I32, F32]),
               _case("scatter_sub", fn=lambda x, i, v: x.at[i].subtract(v), inputs=[("B", 3), (4,), (4, 3)],
                        input_dtypes=[F32, I32, F32]),
               _case("scatter_mul_columns", fn=lambda x, i, v: x.at[:, i].mul(v), inputs=[("B", 5), (3,), ("B", 3)],
