@@ -64,6 +64,11 @@ def _rows_and_indices(rng, shapes):
     return [rng.standard_normal(shapes[0]), rng.integers(-shapes[0][0], shapes[0][0], shapes[1])]
 
 
+def _with_zeros(rng, shapes):
+    # Zeros and negatives make log(x) / x produce -inf, inf and nan.
+    return [np.where(rng.random(s) < 0.3, 0.0, rng.standard_normal(s)) for s in shapes]
+
+
 def _int_values(rng, shapes):
     return [rng.integers(0, 4, size=s) for s in shapes]
 
@@ -206,6 +211,88 @@ ROWS = {
     "linalg.norm": (["mul", "reduce_sum", "sqrt"], ["Mul", "ReduceSum", "Sqrt"], [
         _case("linalg_norm", lambda x: jnp.linalg.norm(x, axis=-1), [("B", 4)]),
         _case("linalg_norm_frobenius", lambda x: jnp.linalg.norm(x), [("B", 4)]),
+    ]),
+    "argmin": (["argmin"], ["ArgMin"], [_case("argmin", lambda x: jnp.argmin(x, axis=0), [("B", 5)])]),
+    "any": (["gt", "reduce_or"], ["Greater", "ReduceMax"], [
+        _case("any", lambda x: jnp.any(x > 1, axis=1), [("B", 4)]),
+    ]),
+    "all": (["gt", "reduce_and"], ["Greater", "ReduceMin"], [
+        _case("all", lambda x: jnp.all(x > -1, axis=1), [("B", 4)]),
+    ]),
+    "count_nonzero": (["gt", "ne", "reduce_sum"], ["Greater", "ReduceSum"], [
+        _case("count_nonzero", lambda x: jnp.count_nonzero(x > 0, axis=1), [("B", 4)]),
+    ]),
+    "average": (["reduce_sum", "div"], ["ReduceSum", "Div"], [
+        _case("average_weighted", lambda x, w: jnp.average(x, axis=1, weights=w), [("B", 4), (4,)],
+              input_values=_positive),
+    ]),
+    "median": (["sort", "gather"], ["TopK", "Gather"], [_case("median", lambda x: jnp.median(x, axis=1), [("B", 5)])]),
+    "abs": (["abs"], ["Abs"], [_case("abs", lambda x: jnp.abs(x), [("B", 4)], expect_ops=["Abs"])]),
+    "sqrt": (["sqrt"], ["Sqrt"], [_case("sqrt", lambda x: jnp.sqrt(x), [("B", 4)], input_values=_positive)]),
+    "square": (["square"], ["Mul"], [_case("square", lambda x: jnp.square(x), [("B", 4)])]),
+    "power": (["integer_pow", "pow"], ["Mul", "Pow"], [
+        _case("power_int", lambda x: jnp.power(x, 3), [("B", 4)]),
+        _case("power_float", lambda x, y: jnp.power(x, y), [("B", 4), ("B", 4)], input_values=_positive),
+    ]),
+    "sign": (["sign"], ["Sign"], [_case("sign", lambda x: jnp.sign(x), [("B", 4)])]),
+    "floor": (["floor"], ["Floor"], [_case("floor", lambda x: jnp.floor(3 * x), [("B", 4)])]),
+    "round": (["round"], ["Round"], [_case("round", lambda x: jnp.round(3 * x), [("B", 4)])]),
+    "sin": (["sin"], ["Sin"], [_case("sin", lambda x: jnp.sin(x), [("B", 4)])]),
+    "logaddexp": (["max", "sub", "abs", "exp", "log1p", "add"], ["Max", "Sub", "Abs", "Exp", "Log", "Add"], [
+        _case("logaddexp", lambda x, y: jnp.logaddexp(x, y), [("B", 4), ("B", 4)]),
+    ]),
+    "mod": (["rem", "select_n"], ["Mod", "Where"], [_case("mod", lambda x: jnp.mod(x, 0.7), [("B", 4)])]),
+    "floor_divide": (["div", "rem", "select_n"], ["Div", "Mod", "Where"], [
+        _case("floor_divide_int", lambda x, y: jnp.floor_divide(x, y), [("B", 4), ("B", 4)],
+              input_dtypes=[np.int32, np.int32],
+              input_values=lambda rng, shapes: [rng.integers(-9, 9, shapes[0]), rng.choice([-3, -2, 2, 5], shapes[1])]),
+    ]),
+    "logical_and": (["and"], ["And"], [
+        _case("logical_and", lambda x: jnp.logical_and(x > 0, x < 1), [("B", 4)]),
+    ]),
+    "isclose": (["abs", "sub", "le", "and", "or"], ["Abs", "Sub", "LessOrEqual", "And", "Or"], [
+        _case("isclose", lambda x, y: jnp.isclose(x, jnp.where(y > 0, x, y)), [("B", 4), ("B", 4)]),
+    ]),
+    "isnan": (["ne"], ["IsNaN"], [_case("isnan", lambda x: jnp.isnan(jnp.log(x)), [("B", 4)])]),
+    "nan_to_num": (["ne", "eq", "select_n"], ["Where"], [
+        _case("nan_to_num", lambda x: jnp.nan_to_num(jnp.log(x) / x), [("B", 4)], input_values=_with_zeros),
+    ]),
+    "zeros_like": (["broadcast_in_dim"], ["Expand"], [
+        _case("zeros_like", lambda x: jnp.zeros_like(x), [("B", 4)]),
+    ]),
+    "full_like": (["broadcast_in_dim"], ["Expand"], [
+        _case("full_like", lambda x: jnp.full_like(x, 2.5, dtype=np.int32), [("B", 4)]),
+    ]),
+    "eye": (["iota", "eq"], ["Constant"], [_case("eye", lambda x: x @ jnp.eye(4, k=1), [("B", 4)])]),
+    "broadcast_to": (["broadcast_in_dim"], ["Expand"], [
+        _case("broadcast_to", lambda x: jnp.broadcast_to(x[:, None, :], (x.shape[0], 3, 4)), [("B", 4)]),
+    ]),
+    "meshgrid": (["iota", "broadcast_in_dim"], ["Expand"], [
+        _case("meshgrid", lambda x: jnp.meshgrid(x, jnp.arange(3.0)), [("B",)]),
+    ]),
+    "ravel": (["reshape"], ["Reshape"], [_case("ravel", lambda x: jnp.ravel(x), [("B", 4)])]),
+    "swapaxes": (["transpose"], ["Transpose"], [_case("swapaxes", lambda x: jnp.swapaxes(x, 0, 2), [("B", 3, 4)])]),
+    "moveaxis": (["transpose"], ["Transpose"], [_case("moveaxis", lambda x: jnp.moveaxis(x, 0, -1), [("B", 3, 4)])]),
+    "vstack": (["concatenate"], ["Concat"], [_case("vstack", lambda x, y: jnp.vstack([x, y]), [("B", 4), (2, 4)])]),
+    "hstack": (["concatenate"], ["Concat"], [_case("hstack", lambda x, y: jnp.hstack([x, y]), [("B", 4), ("B", 1)])]),
+    "diff": (["slice", "sub"], ["Slice", "Sub"], [_case("diff", lambda x: jnp.diff(x, axis=1), [("B", 5)])]),
+    "cumprod": (["cumprod"], ["CumSum", "Exp", "Log"], [
+        _case("cumprod", lambda x: jnp.cumprod(x, axis=1), [("B", 5)], input_values=_positive),
+    ]),
+    "trace": (["iota", "eq", "select_n", "reduce_sum"], ["Where", "ReduceSum"], [
+        _case("trace", lambda x: jnp.trace(x, axis1=1, axis2=2), [("B", 3, 3)]),
+    ]),
+    "tensordot": (["dot_general"], ["MatMul"], [
+        _case("tensordot", lambda x, y: jnp.tensordot(x, y, axes=((1, 2), (0, 1))), [("B", 3, 4), (3, 4, 2)]),
+    ]),
+    "kron": (["broadcast_in_dim", "mul", "reshape"], ["Mul", "Reshape"], [
+        _case("kron", lambda x, y: jnp.kron(x, y), [("B", 2), (2, 3)]),
+    ]),
+    "argwhere": (["cumsum", "scatter-add", "select_n"], ["CumSum", "ScatterElements", "Where"], [
+        _case("argwhere_size", lambda x: jnp.argwhere(x > 0, size=4, fill_value=-1), [("B", 3)]),
+    ]),
+    "nonzero": (["cumsum", "scatter-add", "select_n"], ["CumSum", "ScatterElements", "Where"], [
+        _case("nonzero_size", lambda x: jnp.nonzero(x > 0, size=3), [(2, "B")]),
     ]),
 }
 
