@@ -156,7 +156,7 @@ SCAN_CASES = [
                  jax.lax.scan(lambda c, x: (jax.numpy.tanh(c * x), c * x), c, xs)[1]), argnums=(0, 1)),
              inputs=[(3,), ("B", 3)]),
     Testcase("scan_embedding_lookup", fn=lambda table, tokens: jax.lax.scan(
-                 lambda h, t: (jax.numpy.tanh(h * 0.5 + table[t]), h), table[0], tokens),
+                 lambda h, t: (jax.numpy.tanh(h * 0.5 + jax.numpy.asarray(table)[t]), h), table[0], tokens),
              inputs=[(7, 3), ("B",)], input_dtypes=[np.float32, np.int32],
              input_values=lambda rng, shapes: [rng.standard_normal(shapes[0]), rng.integers(0, 7, shapes[1])]),
     Testcase("scan_gather_rows", fn=lambda table, rows: jax.lax.scan(
@@ -164,7 +164,7 @@ SCAN_CASES = [
              inputs=[(7, 3), ("B", 2)], input_dtypes=[np.float32, np.int32],
              input_values=lambda rng, shapes: [rng.standard_normal(shapes[0]), rng.integers(0, 7, shapes[1])]),
     Testcase("fori_scatter_add", fn=lambda x: jax.lax.fori_loop(
-                 0, 4, lambda i, acc: acc.at[3 - i].add(x[i] * 2 + acc[i]), jax.numpy.ones_like(x)),
+                 0, 4, lambda i, acc: acc.at[3 - i].add(jax.numpy.asarray(x)[i] * 2 + acc[i]), jax.numpy.ones_like(x)),
              inputs=[(4, "B")], check_model=_rolled("Loop")),
     Testcase("scan_dynamic_update_slice", fn=lambda xs: jax.lax.scan(
                  lambda acc, ix: (jax.lax.dynamic_update_index_in_dim(acc, ix[1] * 3, ix[0], 0), acc.sum()),
