@@ -132,8 +132,9 @@ def lower_threefry2x32(ctx, k1, k2, x1, x2):
                        inputs=[(2,)], input_dtypes=[np.uint32], input_values=_raw_key),
               Testcase("random_uniform_key_input", fn=lambda key, x: jax.random.uniform(key, x.shape),
                        inputs=[(2,), ("B", 3)], input_dtypes=[np.uint32, np.float32], input_values=_raw_key),
+              # normal, gamma and beta use erf_inv, which lowers in float32 only.
               Testcase("random_normal_key_const", factory=lambda: _with_captured_key(jax.random.normal),
-                       inputs=[("B", 3)]),
+                       inputs=[("B", 3)], x64=False),
               Testcase("random_bernoulli", fn=lambda key, p: jax.random.bernoulli(key, jax.numpy.abs(p) / 3),
                        inputs=[(2,), ("B", 3)], input_dtypes=[np.uint32, np.float32], input_values=_raw_key),
               Testcase("random_categorical", fn=lambda key, logits: jax.random.categorical(key, logits),
@@ -199,7 +200,30 @@ def lower_random_seed(ctx, seeds, *, impl):
     return _stack_key(ctx, [high, ctx.cast(seeds, np.uint32)])
 
 
-@lowering("random_wrap", "random_unwrap", "random_clone", component="jax.random.{}", onnx=[], since="0.1.0")
+@lowering("random_wrap", component="jax.random.wrap_key_data", onnx=[], since="0.1.0",
+          doc=RANDOM_DOC.format("wrap_key_data"))
+@lowering("random_unwrap", component="jax.random.key_data", onnx=[], since="0.1.0", doc=RANDOM_DOC.format("key_data"))
+@lowering("random_clone", component="jax.random.clone", onnx=[], since="0.1.0", doc=RANDOM_DOC.format("clone"))
 def lower_random_wrap(ctx, data, **params):
     # A key array and its data are the same uint32[..., 2] tensor in the graph.
     return data
+
+
+@lowering("random_gamma", component="jax.random.gamma", onnx=["Loop", "Add", "BitShift", "BitwiseXor"],
+          since="0.1.0", doc=RANDOM_DOC.format("gamma"),
+          testcases=[
+              # The sampler draws normals: erf_inv lowers in float32 only.
+              Testcase("random_gamma", fn=lambda key, a: jax.random.gamma(key, jax.numpy.abs(a) + 0.2),
+                       inputs=[(2,), ("B", 3)], input_dtypes=[np.uint32, np.float32], input_values=_raw_key,
+                       x64=False),
+              Testcase("random_beta_log_space", fn=lambda key, a: jax.random.beta(key, jax.numpy.abs(a) + 0.2, 2.0),
+                       inputs=[(2,), ("B",)], input_dtypes=[np.uint32, np.float32], input_values=_raw_key,
+                       x64=False),
+          ])
+def lower_random_gamma(ctx, keys, alphas, *, log_space):
+    _require_threefry(ctx, ctx.in_avals[0].dtype)
+    # As JAX lowers it: its own rejection sampler, while loops of threefry draws per element.
+    sampler = functools.partial(ctx.eqn.primitive.impl, log_space=log_space)
+    with jax.enable_x64(ctx.converter.double):
+        closed = jax.make_jaxpr(sampler)(*[jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals])
+    return ctx.lower_jaxpr(closed, keys, alphas)
