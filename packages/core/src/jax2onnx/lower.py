@@ -119,8 +119,10 @@ class Converter:
         if record.kind == "function":
             return self.lower_function_call(ctx, record, inputs)
         entry = self.registry.lookup(CALL_PREFIX + record.target)
-        if [np.shape(record.leaves[i]) for i in record.dynamic] != [tuple(a.shape) for a in ctx.in_avals]:
-            # vmap batched the call after it was recorded: its arguments (axes, ranks) no longer fit.
+        recorded = ([np.shape(record.leaves[i]) for i in record.dynamic], record.out_shapes)
+        if recorded != ([tuple(a.shape) for a in ctx.in_avals], [tuple(a.shape) for a in ctx.out_avals]):
+            # vmap batched the call, or grad split it into primal and tangent parts, after it was
+            # recorded: its arguments (axes, ranks) or outputs no longer fit the rule.
             return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
         leaves = list(record.leaves)
         for slot, value in zip(record.dynamic, inputs):

@@ -34,6 +34,7 @@ class CallRecord:
     dynamic: list[int]
     kind: str = "call"
     fn: Callable | None = None
+    out_shapes: list[tuple] | None = None
 
 
 class CallTable:
@@ -77,7 +78,9 @@ def call_as_named_jit(target: str, original: Callable, args: tuple, kwargs: dict
         return original(*rebuilt.args, **rebuilt.kwargs)
 
     body.__name__ = name
-    return jax.jit(body)(*[leaves[i] for i in dynamic])
+    out = jax.jit(body)(*[leaves[i] for i in dynamic])
+    record.out_shapes = [np.shape(o) for o in jax.tree_util.tree_leaves(out)]
+    return out
 
 
 def tracing_active() -> bool:

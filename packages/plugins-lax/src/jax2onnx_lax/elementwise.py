@@ -158,6 +158,37 @@ def _atan(ctx, x, dt):
     return _atan64(ctx, x, dt) if dt == "float64" else ctx.op.Atan(x)
 
 
+# erf for |x| < ERF_SPLIT: 2/sqrt(pi) x exp(-x^2) sum (2x^2)^n / (2n+1)!!, whose terms are all
+# positive; beyond it, erfc from its continued fraction. Term counts reach double precision.
+ERF_SPLIT, ERF_TERMS, ERFC_DEPTH = 2.5, 36, 28
+
+
+def _erf_parts64(ctx, x, dt):
+    """|x| < ERF_SPLIT, erf(|x|) by the series there, and erfc(|x|) by the continued fraction beyond."""
+    a = ctx.op.Abs(x)
+    a2 = ctx.op.Mul(a, a)
+    coefficients = np.cumprod([1.0] + [1 / (2 * n + 1) for n in range(1, ERF_TERMS)])
+    sum_ = _horner(ctx, coefficients[::-1], ctx.op.Mul(a2, _c(ctx, 2, dt)), dt)
+    gauss = ctx.op.Exp(ctx.op.Neg(a2))
+    erf = ctx.op.Mul(ctx.op.Mul(sum_, ctx.op.Mul(a, gauss)), _c(ctx, 2 / np.sqrt(np.pi), dt))
+    fraction = a  # a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))
+    for k in range(ERFC_DEPTH, 0, -1):
+        fraction = ctx.op.Add(a, ctx.op.Div(_c(ctx, k / 2, dt), fraction))
+    erfc = ctx.op.Div(gauss, ctx.op.Mul(fraction, _c(ctx, np.sqrt(np.pi), dt)))
+    return ctx.op.Less(a, _c(ctx, ERF_SPLIT, dt)), erf, erfc
+
+
+def _erf64(ctx, x, dt):
+    near, erf, erfc = _erf_parts64(ctx, x, dt)
+    return ctx.op.Mul(ctx.op.Sign(x), ctx.op.Where(near, erf, ctx.op.Sub(_c(ctx, 1, dt), erfc)))
+
+
+def _erfc64(ctx, x, dt):
+    near, erf, erfc = _erf_parts64(ctx, x, dt)
+    far = ctx.op.Where(ctx.op.Less(x, _c(ctx, 0, dt)), ctx.op.Sub(_c(ctx, 2, dt), erfc), erfc)
+    return ctx.op.Where(near, ctx.op.Sub(_c(ctx, 1, dt), ctx.op.Mul(ctx.op.Sign(x), erf)), far)
+
+
 def _cosh64(ctx, x, dt):
     e = ctx.op.Exp(x)
     return ctx.op.Mul(ctx.op.Add(e, ctx.op.Reciprocal(e)), _c(ctx, 0.5, dt))
@@ -208,10 +239,8 @@ UNARY = {
     "atan": ("Atan", _atan64, _tiny_and_large(-1e3, 1e3)),
     "sinh": ("Sinh", _sinh64, _uniform(-4, 4)), "cosh": ("Cosh", _cosh64, _uniform(-4, 4)),
     "asinh": ("Asinh", _asinh64, _uniform(-10, 10)), "acosh": ("Acosh", _acosh64, _uniform(1, 10)),
-    "atanh": ("Atanh", _atanh64, _uniform(-0.99, 0.99)), "erf": ("Erf", None, _real),
+    "atanh": ("Atanh", _atanh64, _uniform(-0.99, 0.99)), "erf": ("Erf", _erf64, _uniform(-7, 7)),
 }
-# ORT has no double kernel for these and float32 would lose float64 precision: float64 is rejected.
-NO_DOUBLE = ("erf",)
 
 
 def _unary(op_type, double_formula):
@@ -265,7 +294,7 @@ UNARY_CASES = {
 for _prim, (_onnx, _double, _values) in UNARY.items():
     lowering(_prim, component=f"jax.lax.{_prim}", onnx=[_onnx], since="0.1.0", doc=LAX_DOC.format(_prim),
              testcases=[Testcase(f"{_prim}", fn=_lax(_prim), inputs=[("B", 4)], input_values=_values,
-                                 x64=_prim not in NO_DOUBLE, forbid_ops=("Identity", "Cast")),
+                                 forbid_ops=("Identity", "Cast")),
                         *UNARY_CASES.get(_prim, [])],
              )(_unary(_onnx, _double))
 
@@ -390,11 +419,14 @@ def lower_integer_pow(ctx, x, *, y):
 
 
 @lowering("erfc", component="jax.lax.erfc", onnx=["Erf", "Sub"], since="0.1.0", doc=LAX_DOC.format("erfc"),
-          testcases=[Testcase("erfc", fn=_lax("erfc"), inputs=[("B", 4)], x64=False, expect_ops=["Erf", "Sub"]),
+          testcases=[Testcase("erfc", fn=_lax("erfc"), inputs=[("B", 4)], input_values=_uniform(-7, 7)),
+                     Testcase("erfc_graph", fn=_lax("erfc"), inputs=[("B", 4)], x64=False, expect_ops=["Erf", "Sub"]),
                      _typed("erfc", _lax("erfc"), "bfloat16")])
 def lower_erfc(ctx, x):
-    # 1 - erf(x) loses relative precision only where erfc(x) < 1e-6, below float32's absolute tolerance.
     dtype = ctx.in_avals[0].dtype
+    if _name(dtype) == "float64":
+        return _erfc64(ctx, x, "float64")
+    # 1 - erf(x) loses relative precision only where erfc(x) < 1e-6, below float32's absolute tolerance.
     return _op(ctx, "Sub", _c(ctx, 1, dtype), _op(ctx, "Erf", x, dtype=dtype), dtype=dtype)
 
 
@@ -419,7 +451,7 @@ def _horner(ctx, coefficients, t, dt):
                      _typed("erf_inv", _lax("erf_inv"), "float16", values=_uniform(-0.99, 0.99))])
 def lower_erf_inv(ctx, x):
     dtype = ctx.in_avals[0].dtype
-    if _name(dtype) == "float64":  # the approximation has float32 accuracy and ORT has no double Erf to refine it
+    if _name(dtype) == "float64":  # the approximation has float32 accuracy only
         raise ctx.unsupported_dtype(dtype, "float32, float16, bfloat16")
     return _formula(_erf_inv)(ctx, x)
 
