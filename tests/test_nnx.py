@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import onnx
 import pytest
 from flax import nnx
 
@@ -59,3 +60,41 @@ def test_transforms_of_linear_inside_export(transform):
     ok, message = allclose(fn, onnx_model, [x], rtol=1e-5, atol=1e-6)
     assert ok, message
     assert nnx.Linear.__call__ is ORIGINAL_LINEAR_CALL
+
+
+class FlaggedMLP(nnx.Module):
+    """Dropout and BatchNorm switched by one flag that becomes a boolean graph input."""
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(6, 8, rngs=rngs)
+        self.dropout = nnx.Dropout(0.5, rngs=rngs)
+        self.bn = nnx.BatchNorm(8, rngs=rngs)
+
+    def __call__(self, x, deterministic):
+        x = self.dropout(self.linear(x), deterministic=deterministic)
+        return self.bn(x, use_running_average=deterministic)
+
+
+def test_deterministic_flag_is_a_graph_input():
+    model = _randomized(FlaggedMLP(rngs=nnx.Rngs(0)))
+    onnx_model = to_onnx(model, [("B", 6)], input_params={"deterministic": True})
+    flag = onnx_model.graph.input[1]
+    assert flag.name == "deterministic" and flag.type.tensor_type.elem_type == onnx.TensorProto.BOOL
+    assert [n.op_type for n in onnx_model.graph.node].count("Dropout") == 1
+    x = np.random.default_rng(3).standard_normal((4, 6)).astype(np.float32)
+    ok, message = allclose(model, onnx_model, [x], input_params={"deterministic": True}, rtol=1e-5, atol=1e-5)
+    assert ok, message
+
+
+def test_batchnorm_flag_selects_batch_statistics_at_run_time():
+    bn = _randomized(nnx.BatchNorm(5, rngs=nnx.Rngs(0)))
+
+    def fn(x, use_running_average):
+        return bn(x, use_running_average=use_running_average)
+
+    onnx_model = to_onnx(fn, [("B", 5)], input_params={"use_running_average": True})
+    x = np.random.default_rng(4).standard_normal((7, 5)).astype(np.float32)
+    for flag in (True, False):
+        # E[x^2] - E[x]^2 over a small batch loses a few float32 digits, in JAX and ONNX Runtime alike.
+        ok, message = allclose(fn, onnx_model, [x], input_params={"use_running_average": flag}, rtol=1e-4, atol=1e-4)
+        assert ok, f"use_running_average={flag}: {message}"

@@ -65,6 +65,7 @@ class Lowering:
     via: tuple[str, ...] = ()
     bind: Callable | None = None
     when: Callable[..., bool] | None = None
+    body: Callable | None = None
     module: str = ""
     distribution: str = ""
 
@@ -129,6 +130,7 @@ def call_lowering(
     doc: str = "",
     testcases: Sequence[Testcase] = (),
     when: Callable[..., bool] | None = None,
+    body: Callable | None = None,
 ) -> Callable[[Callable], Callable]:
     """Registers ``rule(ctx, **arguments)`` for a named high-level call such as ``jax.nn.gelu``.
 
@@ -136,12 +138,14 @@ def call_lowering(
     call stays visible in the jaxpr while ``vmap``/``grad``/``jvp`` keep working. The rule gets
     the call's bound arguments by name, array leaves replaced by graph values; it returns the
     outputs, or ``NotImplemented`` to inline the call's body instead. ``when(*args, **kwargs)``
-    decides per call whether to wrap at all (for instance only in eval mode).
+    decides per call whether to wrap at all (for instance only in eval mode). ``body(original, *args,
+    **kwargs)`` is traced in the original's place (for instance to accept a flag that ``input_params``
+    turned into a traced boolean where the original branches on it in Python).
     """
 
     def decorate(rule: Callable) -> Callable:
         _add(Lowering(CALL_PREFIX + path, rule, component or path, tuple(onnx), since, doc,
-                      tuple(testcases), when=when, module=rule.__module__))
+                      tuple(testcases), when=when, body=body, module=rule.__module__))
         return rule
 
     return decorate

@@ -127,7 +127,7 @@ def named_calls(registry: Any, table: CallTable) -> Iterator[None]:
                 continue
             raw = inspect.getattr_static(owner, attr)
             patched.append((owner, attr, raw))
-            setattr(owner, attr, _wrap(path, original, entry.when, isinstance(raw, staticmethod)))
+            setattr(owner, attr, _wrap(path, original, entry.when, isinstance(raw, staticmethod), entry.body))
         yield
     finally:
         for owner, attr, raw in reversed(patched):
@@ -135,12 +135,13 @@ def named_calls(registry: Any, table: CallTable) -> Iterator[None]:
         _active_table.reset(token)
 
 
-def _wrap(path: str, original: Callable, when: Callable | None, static: bool) -> Callable:
+def _wrap(path: str, original: Callable, when: Callable | None, static: bool,
+          body: Callable | None = None) -> Callable:
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
         if not tracing_active() or (when is not None and not when(*args, **kwargs)):
             return original(*args, **kwargs)
-        return call_as_named_jit(path, original, args, kwargs)
+        return call_as_named_jit(path, original if body is None else functools.partial(body, original), args, kwargs)
 
     return staticmethod(wrapper) if static else wrapper
 

@@ -19,10 +19,11 @@ plugin_index = PluginIndex(
         "jax2onnx_nnx.conv": ["call:flax.nnx.Conv.__call__", "call:flax.nnx.ConvTranspose.__call__"],
         "jax2onnx_nnx.attention": ["call:flax.nnx.MultiHeadAttention.__call__"],
         "jax2onnx_nnx.pooling": ["call:flax.nnx.avg_pool", "call:flax.nnx.max_pool", "call:flax.nnx.min_pool"],
+        "jax2onnx_nnx.stochastic": ["call:flax.nnx.Dropout.__call__"],
         "jax2onnx_nnx.activations": [f"call:flax.nnx.{f}" for f in (
             "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "leaky_relu",
             "log_sigmoid", "log_softmax", "logsumexp", "one_hot", "relu", "relu6", "selu", "soft_sign", "softmax",
             "softplus", "standardize")],
     },
-    coverage_modules=["jax2onnx_nnx.stochastic", "jax2onnx_nnx.models"],
+    coverage_modules=["jax2onnx_nnx.models"],
 )

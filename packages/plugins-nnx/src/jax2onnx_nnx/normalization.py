@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import onnx_ir as ir
 from flax import nnx
@@ -13,8 +15,25 @@ from ._util import cast_all, channels_first, value_of
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/normalization.html#flax.nnx.{}"
 
 
-def _uses_running_average(self: nnx.BatchNorm, x, use_running_average=None, **_) -> bool:
-    return bool(use_running_average if use_running_average is not None else self.use_running_average)
+def _flag_call(bn: nnx.BatchNorm):
+    return lambda x, use_running_average: bn(x, use_running_average=use_running_average)
+
+
+def _running_average(self: nnx.BatchNorm, use_running_average):
+    return use_running_average if use_running_average is not None else self.use_running_average
+
+
+def _eval_or_traced_flag(self: nnx.BatchNorm, x, use_running_average=None, **_) -> bool:
+    flag = _running_average(self, use_running_average)
+    return isinstance(flag, jax.core.Tracer) or bool(flag)
+
+
+def _select_on_flag(original, self: nnx.BatchNorm, x, use_running_average=None, *, mask=None):
+    """With a traced flag, both outcomes selected by it (the original branches on the flag in Python)."""
+    flag = _running_average(self, use_running_average)
+    if not isinstance(flag, jax.core.Tracer):
+        return original(self, x, flag, mask=mask)
+    return jnp.where(flag, original(self, x, True, mask=mask), original(self, x, False, mask=mask))
 
 
 def _or_filled(ctx, value, size: int, dtype, fill: float):
@@ -39,7 +58,7 @@ def _is_plain(self, mask) -> bool:
 
 @call_lowering("flax.nnx.BatchNorm.__call__", component="flax.nnx.BatchNorm",
                onnx=["BatchNormalization", "Transpose"], since="0.1.0", doc=_DOC.format("BatchNorm"),
-               when=_uses_running_average,
+               when=_eval_or_traced_flag, body=_select_on_flag,
                testcases=[
                    Testcase("batchnorm_eval", factory=lambda: nnx.BatchNorm(6, use_running_average=True,
                                                                            rngs=nnx.Rngs(0)),
@@ -48,6 +67,11 @@ def _is_plain(self, mask) -> bool:
                             factory=lambda: nnx.BatchNorm(3, use_running_average=True, use_bias=False,
                                                           rngs=nnx.Rngs(0)),
                             inputs=[("B", 4, 5, 3)], expect_ops=["Transpose", "BatchNormalization", "Transpose"]),
+                   Testcase("batchnorm_flag_input",
+                            factory=lambda: _flag_call(nnx.BatchNorm(6, rngs=nnx.Rngs(0))), inputs=[("B", 6)],
+                            input_params={"use_running_average": True},
+                            expect_ops=["BatchNormalization", "ReduceMean", "Mul", "ReduceMean", "Mul", "Sub", "Max",
+                                        "BatchNormalization", "Where"]),
                    Testcase("batchnorm_eval_axis1",
                             factory=lambda: nnx.BatchNorm(4, axis=1, use_running_average=True, use_scale=False,
                                                           epsilon=1e-3, rngs=nnx.Rngs(0)),
@@ -64,8 +88,22 @@ def lower_batchnorm(ctx, self, x, use_running_average=None, mask=None):
     size = self.num_features
     scale = _or_filled(ctx, scale, size, dtype, 1.0)
     bias = _or_filled(ctx, bias, size, dtype, 0.0)
-    return channels_first(ctx, x, axes[0] % rank, rank,
-                          lambda t: ctx.op.BatchNormalization(t, scale, bias, mean, var, epsilon=self.epsilon))
+    flag = _running_average(self, use_running_average)
+
+    def normalize(t):
+        stored = ctx.op.BatchNormalization(t, scale, bias, mean, var, epsilon=self.epsilon)
+        if not isinstance(flag, ir.Value):
+            return stored
+        # The batch's statistics as nnx computes them (E[x^2] - E[x]^2, clipped at 0); ONNX Runtime's
+        # training_mode BatchNormalization does not reproduce JAX's training-mode output.
+        axes = ctx.const(np.array([0, *range(2, rank)], np.int64))
+        batch_mean = ctx.op.ReduceMean(t, axes, keepdims=0)
+        batch_var = ctx.op.Max(ctx.op.Sub(ctx.op.ReduceMean(ctx.op.Mul(t, t), axes, keepdims=0),
+                                          ctx.op.Mul(batch_mean, batch_mean)), ctx.const(np.array(0, dtype)))
+        batch = ctx.op.BatchNormalization(t, scale, bias, batch_mean, batch_var, epsilon=self.epsilon)
+        return ctx.op.Where(flag, stored, batch)
+
+    return channels_first(ctx, x, axes[0] % rank, rank, normalize)
 
 
 def _last_axis_norm(self, x) -> int | None:
