@@ -108,9 +108,8 @@ for _name, (_op, _opset, _dtypes, _attrs) in ACTIVATIONS.items():
 @call_lowering("jax.nn.gelu", onnx=["Gelu"], since="0.1.0", doc=NN_DOC.format("gelu"),
                testcases=[Testcase("nn_gelu_tanh", fn=lambda x: jax.nn.gelu(x), inputs=[("B", 8)],
                                    check_model=_native("Gelu", 20)),
-                          # ONNX Runtime has no float64 Erf, so exact gelu has no float64 export to test.
                           Testcase("nn_gelu_exact", fn=lambda x: jax.nn.gelu(x, approximate=False), inputs=[("B", 8)],
-                                   check_model=_native("Gelu", 20), x64=False)])
+                                   check_model=_native("Gelu", 20))])
 def lower_gelu(ctx, x, approximate=True):
     # float64 too: ORT has no exact kernel, and Gelu's function body holds float32 constants.
     if ctx.opset < 20 or _dtype(x) not in F32:
