@@ -168,6 +168,8 @@ for _name, _op in {"softmax": "Softmax", "log_softmax": "LogSoftmax"}.items():
                  inputs=[("B", 6)], forbid_ops=("Identity", _op)),
         Testcase(f"nn_{_name}_vmapped", fn=lambda x, n=_name: jax.vmap(lambda r: getattr(jax.nn, n)(r, axis=0), 1)(x),
                  inputs=[(3, "B")], forbid_ops=("Identity", _op)),
+        Testcase(f"nn_{_name}_grad", fn=lambda x, n=_name: jax.grad(lambda r: (getattr(jax.nn, n)(r) * r).sum())(x),
+                 inputs=[("B", 5)]),
     ])(_softmax_rule(_op))
 
 
