@@ -149,6 +149,14 @@ SCAN_CASES = [
              check_model=_rolled("Loop")),
     Testcase("scan_rnn_reverse", fn=lambda w, u, xs: _rnn(w, u, xs, reverse=True),
              inputs=[(4, 4), (3, 4), ("T", "B", 3)]),
+    Testcase("scan_symbolic_shapes_in_body", fn=lambda c, xs: jax.lax.scan(
+                 lambda c, x: ((c.reshape(-1) * 0.5).reshape(c.shape) + x[:, None], jax.numpy.zeros_like(c) + x.sum()),
+                 c, xs),
+             inputs=[("B", 3), ("T", "B")]),
+    Testcase("scan_while_in_body", fn=lambda xs: jax.lax.scan(
+                 lambda c, x: (jax.lax.while_loop(lambda v: jax.numpy.sum(v) < 20.0, lambda v: v * 2 + x, c), c),
+                 jax.numpy.ones(xs.shape[1:], xs.dtype), xs),
+             inputs=[("B", 3)], input_values=lambda rng, shapes: [rng.random(shapes[0]) + 0.1]),
     Testcase("scan_nested", fn=lambda xs: _nested_scan(xs), inputs=[("B", 4, 3)], check_model=_rolled("Loop")),
     Testcase("scan_unroll", factory=lambda: _scan_unrolled(6), inputs=[("B", 3)],
              check_model=_rolled("Loop", 1, lambda: _scan_unrolled(20), [("B", 3)])),
