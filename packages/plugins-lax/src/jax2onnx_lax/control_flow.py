@@ -108,6 +108,10 @@ COND_CASES = [
                  lambda c, px: (jax.lax.cond(px[0], lambda: c * px[1], lambda: c + px[1]), c),
                  jax.numpy.ones(xs.shape[1:], xs.dtype), (ps, xs)),
              inputs=[("B",), ("B", 3)], input_dtypes=[np.bool_, np.float32]),
+    Testcase("switch_vmap_batched_index", fn=lambda i, x: jax.vmap(lambda i, x: jax.lax.switch(
+                 i, [jax.numpy.tanh, lambda x: x * 2, lambda x: x + 1], x))(i, x),
+             inputs=[("B",), ("B", 3)], input_dtypes=[np.int32, np.float32],
+             input_values=lambda rng, shapes: [rng.integers(-1, 4, shapes[0]), rng.standard_normal(shapes[1])]),
     Testcase("switch_three_way",
              fn=lambda i, x: [jax.lax.switch(i + k, [jax.numpy.tanh, lambda x: x * 2, lambda x: x + 1], x)
                               for k in (-1, 0, 1, 2, 3)],
