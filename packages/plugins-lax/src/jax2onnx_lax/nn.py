@@ -268,13 +268,14 @@ NN_ROWS = {
     "tanh": (["tanh"], ["Tanh"], lambda x: jax.nn.tanh(x), None),
     "squareplus": (["square", "add", "sqrt", "div"], ["Mul", "Add", "Sqrt", "Div"],
                    lambda x: jax.nn.squareplus(x, b=2.0), None),
-    "sparse_plus": (["le", "ge", "select_n", "integer_pow"], ["LessOrEqual", "GreaterOrEqual", "Where", "Mul"],
+    "sparse_plus": (["le", "ge", "select_n", "integer_pow"], ["LessOrEqual", "GreaterOrEqual", "Where", "Mul", "Div"],
                     lambda x: jax.nn.sparse_plus(x), None),
     "sparse_sigmoid": (["max", "min", "mul", "add"], ["Max", "Min", "Mul", "Add"],
                        lambda x: jax.nn.sparse_sigmoid(x), None),
     "log1mexp": (["expm1", "log1p", "lt", "select_n"], ["Exp", "Log", "Less", "Where"],
                  lambda x: jax.nn.log1mexp(x), _positive),
-    "logmeanexp": (["reduce_max", "exp", "reduce_sum", "log"], ["ReduceMax", "Exp", "ReduceSum", "Log"],
+    "logmeanexp": (["reduce_max", "exp", "reduce_sum", "log"],
+                   ["ReduceMax", "IsInf", "Where", "Exp", "ReduceSum", "Log"],
                    lambda x: jax.nn.logmeanexp(x, axis=1), None),
 }
 
