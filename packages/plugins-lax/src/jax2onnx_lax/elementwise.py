@@ -697,8 +697,8 @@ def lower_clamp(ctx, lo, x, hi):
 
 
 def _wild_floats(rng, shapes):
-    return [rng.choice([1e10, -1e10, np.nan, np.inf, -np.inf, 300.5, -200.25, 0.0, -0.0, 3.7, -3.7, 127.9],
-                       shapes[0])]
+    return [rng.choice([1e10, -1e10, 1e30, -1e30, np.nan, np.inf, -np.inf, 300.5, -200.25, 0.0, -0.0, 3.7, -3.7,
+                        127.9], shapes[0])]
 
 
 # (source, target, test inputs); bfloat16 goes through float32 inputs, which ORT can feed.
@@ -718,7 +718,15 @@ CONVERSIONS = [
                      for a, b, values in CONVERSIONS]
                     + [Testcase("convert_f32_i32_graph", fn=lambda x: jax.numpy.asarray(x).astype(np.int32) + 1,
                                 inputs=[("B", 4)], x64=False,
-                                expect_ops=["IsNaN", "Where", "Clip", "Cast", "Greater", "Where", "Add"])])
+                                expect_ops=["IsNaN", "Where", "Clip", "Cast", "Greater", "Where", "Add"]),
+                       Testcase("convert_f32_bf16_f32", inputs=[("B", 8)], input_values=_wild_floats, x64=False,
+                                fn=lambda x: jax.lax.convert_element_type(x, jax.numpy.bfloat16).astype(np.float32)),
+                       Testcase("convert_int64_int32", fn=lambda x: jax.lax.convert_element_type(x, np.int32),
+                                inputs=[("B", 4)], input_dtypes=["int64"], skip=X64_ONLY,
+                                input_values=lambda rng, s: [rng.integers(-2**40, 2**40, s[0])]),
+                       *(Testcase(f"convert_float64_{b}", fn=lambda x, b=b: jax.lax.convert_element_type(x, b),
+                                  inputs=[("B", 8)], input_dtypes=["float64"], input_values=_wild_floats, skip=X64_ONLY)
+                         for b in ("int64", "uint64"))])
 def lower_convert(ctx, x, *, new_dtype, **params):
     src, dst = np.dtype(ctx.in_avals[0].dtype), np.dtype(new_dtype)
     if src.kind != "f" and src.name != "bfloat16" or dst.kind not in "iu":
@@ -901,6 +909,11 @@ def _bitcast_values(rng, shapes):
     return [np.where(rng.random(shapes[0]) < 0.2, special, x)]
 
 
+def _float_bytes(rng, shapes):
+    floats = _bitcast_values(rng, [shapes[0][:-1]])[0].astype(np.float32)
+    return [floats.view(np.uint8).reshape(shapes[0])]
+
+
 def _half_patterns(rng, shapes):
     return [rng.integers(0, 0x7C00, shapes[0]) + rng.choice([0, 0x8000], shapes[0])]  # finite, either sign
 
@@ -928,19 +941,72 @@ def _int_patterns(rng, shapes):
                               inputs=[("B", 8)], input_dtypes=["int32"], expect_ops=["Cast"]),
                      Testcase("bitcast_f64_i64", fn=lambda x: jax.lax.bitcast_convert_type(x, np.int64),
                               inputs=[("B", 8)], input_dtypes=["float64"], input_values=_bitcast_values,
-                              skip=X64_ONLY)])
+                              skip=X64_ONLY),
+                     Testcase("bitcast_f32_u8", fn=lambda x: jax.lax.bitcast_convert_type(x, np.uint8),
+                              inputs=[("B", 3)], input_values=_bitcast_values, x64=False),
+                     Testcase("bitcast_u8_f32", fn=lambda x: jax.lax.bitcast_convert_type(x, np.float32),
+                              inputs=[("B", 3, 4)], input_dtypes=["uint8"],
+                              input_values=_float_bytes),
+                     Testcase("bitcast_i32_i16", fn=lambda x: jax.lax.bitcast_convert_type(x, np.int16),
+                              inputs=[("B", 3)], input_dtypes=["int32"], input_values=_int_patterns),
+                     Testcase("bitcast_i16_f32", fn=lambda x: jax.lax.bitcast_convert_type(x, np.float32),
+                              inputs=[("B", 2)], input_dtypes=["int16"],
+                              input_values=lambda rng, s: [rng.integers(-2**15, 2**15, s[0])]),
+                     Testcase("bitcast_f16_u8", fn=lambda x: jax.lax.bitcast_convert_type(x, np.uint8),
+                              inputs=[("B", 3)], input_dtypes=["float16"], x64=False),
+                     Testcase("bitcast_f16_bf16",
+                              fn=lambda x: jax.lax.bitcast_convert_type(x, jax.numpy.bfloat16).astype(np.float32),
+                              inputs=[("B", 3)], input_dtypes=["float16"], x64=False)])
 def lower_bitcast_convert_type(ctx, x, *, new_dtype):
     src, dst = np.dtype(ctx.in_avals[0].dtype), np.dtype(new_dtype)
+    if src.itemsize == dst.itemsize and not (_is_float(src) and _is_float(dst)):
+        if _is_float(src):
+            return _float_to_bits(ctx, x, src, dst)
+        if _is_float(dst):
+            return _bits_to_float(ctx, x, src, dst)
+        return ctx.cast(x, dst, from_dtype=src)  # integer casts of one width keep the bits
+    pattern = _pattern(ctx, x, src)
     if src.itemsize != dst.itemsize:
-        raise ctx.fail(f"bitcast from {src.name} to {dst.name} changes the element width; only same-width "
-                       "bitcasts are supported")
-    if _is_float(src) and _is_float(dst):
-        return _bits_to_float(ctx, _float_to_bits(ctx, x, src, np.int64), np.int64, dst)
-    if _is_float(src):
-        return _float_to_bits(ctx, x, src, dst)
-    if _is_float(dst):
-        return _bits_to_float(ctx, x, src, dst)
-    return ctx.cast(x, dst, from_dtype=src)  # integer casts of one width keep the bits
+        pattern = (_split_bits if src.itemsize > dst.itemsize else _join_bits)(ctx, pattern, src, dst)
+    return _from_pattern(ctx, pattern, dst)
+
+
+def _pattern(ctx, x, dtype):
+    """The bits of ``x`` as uint64."""
+    if _is_float(dtype):
+        return _float_to_bits(ctx, x, dtype, np.uint64)
+    unsigned = f"uint{np.dtype(dtype).itemsize * 8}"
+    return ctx.cast(ctx.cast(x, unsigned, from_dtype=dtype), np.uint64, from_dtype=unsigned)
+
+
+def _from_pattern(ctx, u, dtype):
+    """The inverse of ``_pattern``."""
+    unsigned = f"uint{np.dtype(dtype).itemsize * 8}"
+    bits = ctx.cast(u, unsigned, from_dtype=np.uint64)
+    if _is_float(dtype):
+        return _bits_to_float(ctx, bits, unsigned, dtype)
+    return ctx.cast(bits, dtype, from_dtype=unsigned)
+
+
+def _split_bits(ctx, u, src, dst):
+    """Each element's bits into a new last axis of narrower parts, little-endian as in JAX."""
+    width = 8 * np.dtype(dst).itemsize
+    parts = []
+    for k in range(np.dtype(src).itemsize // np.dtype(dst).itemsize):
+        part = ctx.op.BitShift(u, _c(ctx, k * width, np.uint64), direction="RIGHT")
+        part = ctx.op.BitwiseAnd(part, _c(ctx, 2**width - 1, np.uint64))
+        parts.append(ctx.op.Unsqueeze(part, _c(ctx, [-1], np.int64)))
+    return ctx.op.Concat(*parts, axis=-1)
+
+
+def _join_bits(ctx, u, src, dst):
+    """The inverse of ``_split_bits``: the last axis joins into one element."""
+    width, out = 8 * np.dtype(src).itemsize, None
+    for k in range(np.dtype(dst).itemsize // np.dtype(src).itemsize):
+        part = ctx.op.BitShift(ctx.op.Gather(u, _c(ctx, k, np.int64), axis=-1), _c(ctx, k * width, np.uint64),
+                               direction="LEFT")
+        out = part if out is None else ctx.op.BitwiseOr(out, part)
+    return out
 
 
 @lowering("nextafter", component="jax.lax.nextafter", onnx=["Cast", "Log", "Pow", "BitShift", "Where"], since="0.1.0",
