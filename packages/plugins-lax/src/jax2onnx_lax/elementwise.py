@@ -1059,3 +1059,84 @@ def lower_reduce_precision(ctx, x, *, exponent_bits, mantissa_bits):
     emin = 2 - 2 ** (exponent_bits - 1)
     tiny = ctx.op.Less(_op(ctx, "Abs", x, dtype=dtype), _c(ctx, 2.0**emin - 2.0 ** (emin - 2 - mantissa_bits), dtype))
     return _where(ctx, tiny, _op(ctx, "Mul", x, _c(ctx, 0, dtype), dtype=dtype), out, dtype)
+
+
+@lowering("mulhi", component="jax.lax.mulhi", onnx=["Mul", "BitShift", "BitwiseAnd"], since="0.1.0",
+          doc=LAX_DOC.format("mulhi"),
+          testcases=[_typed("mulhi", _lax("mulhi"), d, 2,
+                            values=lambda rng, s: [rng.integers(-2**62, 2**62, t) for t in s])
+                     for d in ("int32", "uint32", "int8", "uint16", "int64", "uint64")])
+def lower_mulhi(ctx, x, y):
+    dtype = ctx.in_avals[0].dtype
+    width = dtype.itemsize * 8
+    signed = _name(dtype) in SINT
+    if width < 64:  # the whole product fits 64 bits
+        wide = np.int64 if signed else np.uint64
+        product = ctx.op.Mul(ctx.cast(x, wide, from_dtype=dtype), ctx.cast(y, wide, from_dtype=dtype))
+        if signed:  # an exact division of what the arithmetic shift keeps
+            low = ctx.op.BitwiseAnd(product, _c(ctx, 2**width - 1, np.int64))
+            high = ctx.op.Div(ctx.op.Sub(product, low), _c(ctx, 2**width, np.int64))
+        else:
+            high = ctx.op.BitShift(product, _c(ctx, width, np.uint64), direction="RIGHT")
+        return ctx.cast(high, dtype, from_dtype=wide)
+    xu, yu = ctx.cast(x, np.uint64, from_dtype=dtype), ctx.cast(y, np.uint64, from_dtype=dtype)
+    high = _mulhi_u64(ctx, xu, yu)
+    if signed:  # two's complement: subtract the other factor for each negative one, modulo 2**64
+        for a, b in ((x, yu), (y, xu)):
+            negative = ctx.cast(ctx.op.Less(a, _c(ctx, 0, np.int64)), np.uint64)
+            high = ctx.op.Sub(high, ctx.op.Mul(negative, b))
+    return ctx.cast(high, dtype, from_dtype=np.uint64)
+
+
+def _mulhi_u64(ctx, x, y):
+    """The high 64 bits of the 128-bit product, from 32-bit halves."""
+    mask, shift = _c(ctx, 2**32 - 1, np.uint64), _c(ctx, 32, np.uint64)
+
+    def halves(v):
+        return ctx.op.BitwiseAnd(v, mask), ctx.op.BitShift(v, shift, direction="RIGHT")
+
+    def high(v):
+        return ctx.op.BitShift(v, shift, direction="RIGHT")
+
+    (x_lo, x_hi), (y_lo, y_hi) = halves(x), halves(y)
+    lh, hl = ctx.op.Mul(x_lo, y_hi), ctx.op.Mul(x_hi, y_lo)
+    middle = ctx.op.Add(ctx.op.Add(high(ctx.op.Mul(x_lo, y_lo)), ctx.op.BitwiseAnd(lh, mask)),
+                        ctx.op.BitwiseAnd(hl, mask))
+    return ctx.op.Add(ctx.op.Add(ctx.op.Mul(x_hi, y_hi), high(lh)), ctx.op.Add(high(hl), high(middle)))
+
+
+def _total_order_key(ctx, x, dtype):
+    """An int64 ordered like JAX's total order of floats: -inf < ... < -0.0 < +0.0 < ... < inf < NaN."""
+    fmt, dt = FORMATS[_name(dtype)], _compute_dtype(dtype)
+    x = ctx.cast(x, dt, from_dtype=dtype)
+    magnitude = _magnitude_bits(ctx, ctx.op.Abs(x), fmt, dt)
+    negative = ctx.op.Or(ctx.op.Less(x, _c(ctx, 0, dt)), ctx.op.Less(ctx.op.Reciprocal(x), _c(ctx, 0, dt)))
+    return ctx.op.Where(negative, ctx.op.Sub(ctx.op.Neg(magnitude), _c(ctx, 1, np.int64)), magnitude)
+
+
+def _total_order(op_type):
+    def rule(ctx, x, y):
+        dtype = ctx.in_avals[0].dtype
+        if not _is_float(dtype):
+            return _op(ctx, op_type, x, y, dtype=dtype)
+        return getattr(ctx.op, op_type)(_total_order_key(ctx, x, dtype), _total_order_key(ctx, y, dtype))
+
+    return rule
+
+
+def _bind(name):
+    """Binds the primitive ``jax.lax.<name>_p``, which has no public function."""
+    return lambda *args: getattr(jax.lax, f"{name}_p").bind(*args)
+
+
+def _signed_zeros(rng, shapes):
+    return [rng.choice([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-40], s) for s in shapes]
+
+
+# Comparisons in the total order of sort comparators; NaNs are read as positive (ONNX cannot see their sign).
+TOTAL_ORDER = {"eq_to": "Equal", "lt_to": "Less", "le_to": "LessOrEqual"}
+for _prim, _onnx in TOTAL_ORDER.items():
+    lowering(_prim, component=f"jax.lax.{_prim}", onnx=[_onnx, "Log", "Pow", "Where"], since="0.1.0",
+             testcases=[Testcase(_prim, fn=_bind(_prim), inputs=[("B", 8), ("B", 8)], input_values=_signed_zeros),
+                        _typed(_prim, _bind(_prim), "int32", 2, values=_ties, expect_ops=[_onnx])],
+             )(_total_order(_onnx))
