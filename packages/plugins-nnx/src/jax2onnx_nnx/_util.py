@@ -22,19 +22,37 @@ def cast_all(ctx: Any, dtype: Any, *values: ir.Value | None) -> list[ir.Value | 
     return [None if v is None else ctx.cast(v, dtype) for v in values]
 
 
+# Ops that act on each element alone: a Transpose commutes with them.
+ELEMENTWISE = {
+    "Relu", "LeakyRelu", "Elu", "Celu", "Selu", "Gelu", "Sigmoid", "HardSigmoid", "HardSwish", "Softplus",
+    "Softsign", "Mish", "Tanh", "Neg", "Abs", "Exp", "Sqrt", "Clip", "Cast",
+}
+
+
 def transpose(ctx: Any, x: ir.Value, perm: Sequence[int]) -> ir.Value:
     """Transpose, merged with a Transpose that produced ``x`` (none at all when the two cancel).
 
-    This is what keeps NHWC layers NCHW inside: Conv -> Transpose -> Transpose -> Conv loses both.
+    This is what keeps NHWC layers NCHW inside: Conv -> Transpose -> Transpose -> Conv loses both,
+    and so does Conv -> Transpose -> Relu -> Transpose -> Conv (the Relu moves inside).
     """
     perm = [int(p) for p in perm]
     node = x.producer()
+    if node is not None and node.op_type in ELEMENTWISE and not node.domain and _produced_by_transpose(node):
+        moved = transpose(ctx, node.inputs[0], perm)
+        out = ctx.builder.op(node.op_type, [moved, *node.inputs[1:]], dict(node.attributes))
+        out.type = node.outputs[0].type
+        return out
     if node is not None and node.op_type == "Transpose":
         inner = list(node.attributes["perm"].as_ints())
         perm, x = [inner[p] for p in perm], node.inputs[0]
     if perm == sorted(perm):
         return x
     return ctx.op.Transpose(x, perm=perm)
+
+
+def _produced_by_transpose(node: ir.Node) -> bool:
+    source = node.inputs[0].producer() if node.inputs and node.inputs[0] is not None else None
+    return source is not None and source.op_type == "Transpose"
 
 
 def channels_first(ctx: Any, x: ir.Value, axis: int, rank: int, apply: Callable[[ir.Value], ir.Value]) -> ir.Value:

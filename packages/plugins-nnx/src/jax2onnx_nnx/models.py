@@ -66,3 +66,30 @@ coverage("flax.nnx.LoRALinear", via=["call:flax.nnx.Linear.__call__", "dot_gener
          testcases=[Testcase("lora_linear", factory=lambda: nnx.LoRALinear(4, 3, lora_rank=2, rngs=nnx.Rngs(0)),
                              inputs=[("B", 4)], expect_ops=["Gemm", "MatMul", "MatMul", "Add"])],
          module=__name__)
+
+
+class CNN(nnx.Module):
+    """Channels-last convolutions: the graph stays channels-first between its two Transposes."""
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        self.conv1 = nnx.Conv(3, 8, (3, 3), rngs=rngs)
+        self.bn = nnx.BatchNorm(8, use_running_average=True, rngs=rngs)
+        self.conv2 = nnx.Conv(8, 4, (3, 3), strides=2, rngs=rngs)
+        self.norm = nnx.GroupNorm(4, num_groups=2, rngs=rngs)
+
+    def __call__(self, x):
+        x = nnx.relu(self.bn(self.conv1(x)))
+        x = nnx.avg_pool(self.conv2(x), (2, 2), strides=(2, 2))
+        return nnx.gelu(self.norm(x))
+
+
+# ONNX Runtime has no float64 Conv kernel; GroupNormalization needs opset 21.
+coverage("CNN (Conv, BatchNorm, avg_pool, GroupNorm)",
+         via=["call:flax.nnx.Conv.__call__", "call:flax.nnx.BatchNorm.__call__", "call:flax.nnx.avg_pool",
+              "call:flax.nnx.GroupNorm.__call__"],
+         onnx=["Transpose", "Conv", "BatchNormalization", "AveragePool", "GroupNormalization"], since="0.1.0",
+         testcases=[Testcase("cnn_channels_first_inside", factory=lambda: CNN(rngs=nnx.Rngs(0)),
+                             inputs=[("B", 12, 12, 3)], opsets=[23], x64=False,
+                             expect_ops=["Transpose", "Conv", "BatchNormalization", "Relu", "Conv", "AveragePool",
+                                         "GroupNormalization", "Transpose", "Gelu"])],
+         module=__name__)
