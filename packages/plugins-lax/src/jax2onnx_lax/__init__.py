@@ -20,7 +20,7 @@ plugin_index = PluginIndex(
         ],
         "jax2onnx_lax.shapes": [
             "reshape", "broadcast_in_dim", "squeeze", "transpose", "concatenate", "pad", "slice", "rev", "split",
-            "iota", "dim_as_value",
+            "iota", "dim_as_value", "stack", "unstack", "tile",
         ],
         "jax2onnx_lax.indexing": [
             "gather", "dynamic_slice", "dynamic_update_slice", "scatter", "scatter-add", "scatter-sub",

@@ -67,7 +67,7 @@ def iota(ctx, size: Any, dtype: Any = np.int64) -> ir.Value:
           ])
 def lower_reshape(ctx, x, *, new_sizes, dimensions=None, **params):
     if dimensions is not None:
-        x = ctx.op.Transpose(x, perm=list(dimensions))
+        x = ctx.op.Transpose(x, perm=[int(d) for d in dimensions])
     return reshape(ctx, x, new_sizes)
 
 
@@ -121,7 +121,7 @@ def lower_squeeze(ctx, x, *, dimensions):
           testcases=[Testcase("transpose_symbolic", fn=lambda x: jnp.transpose(x, (2, 0, 1)), inputs=[("B", 3, 4)],
                               expect_ops=["Transpose"])])
 def lower_transpose(ctx, x, *, permutation):
-    return ctx.op.Transpose(x, perm=list(permutation))
+    return ctx.op.Transpose(x, perm=[int(d) for d in permutation])
 
 
 @lowering("concatenate", component="jax.lax.concatenate", onnx=["Concat"], since="0.1.0",
@@ -132,7 +132,7 @@ def lower_transpose(ctx, x, *, permutation):
                        inputs=[("B", 3), ("T", 3)], expect_ops=["Concat"]),
           ])
 def lower_concatenate(ctx, *xs, dimension):
-    return ctx.op.Concat(*xs, axis=dimension)
+    return ctx.op.Concat(*xs, axis=int(dimension))
 
 
 @lowering("pad", component="jax.lax.pad", onnx=["Pad", "Unsqueeze", "Reshape", "Slice"], since="0.1.0",
@@ -209,7 +209,34 @@ def lower_rev(ctx, x, *, dimensions):
     Testcase("split_symbolic", fn=lambda x, y: [p * y for p in jnp.split(x, 2)], inputs=[("2*B", 3), ("B", 1)]),
 ])
 def lower_split(ctx, x, *, sizes, axis):
-    return ctx.op.Split(x, ctx.shape_tensor(sizes), axis=axis, _outputs=len(sizes))
+    return ctx.op.Split(x, ctx.shape_tensor(sizes), axis=int(axis), _outputs=len(sizes))
+
+
+@lowering("stack", component="jax.lax.stack", onnx=["Unsqueeze", "Concat"], since="0.1.0",
+          doc=LAX_DOC.format("stack"), testcases=[
+              Testcase("stack_symbolic", fn=lambda x, y: lax.stack((x, y, x), axis=1), inputs=[("B", 4), ("B", 4)],
+                       expect_ops=["Unsqueeze", "Unsqueeze", "Concat"]),
+          ])
+def lower_stack(ctx, *xs, axis):
+    return ctx.op.Concat(*(ctx.op.Unsqueeze(x, ints(ctx, [axis])) for x in xs), axis=int(axis))
+
+
+@lowering("unstack", component="jax.lax.unstack", onnx=["Split", "Squeeze"], since="0.1.0",
+          doc=LAX_DOC.format("unstack"), testcases=[
+              Testcase("unstack_symbolic", fn=lambda x: lax.unstack(x, axis=1), inputs=[("B", 3, 2)]),
+          ])
+def lower_unstack(ctx, x, *, axis):
+    n = ctx.in_avals[0].shape[axis]
+    parts = ctx.op.Split(x, ints(ctx, [1] * n), axis=int(axis), _outputs=n) if n > 1 else [x]
+    return [ctx.op.Squeeze(part, ints(ctx, [axis])) for part in parts]
+
+
+@lowering("tile", component="jax.lax.tile", onnx=["Tile"], since="0.1.0", doc=LAX_DOC.format("tile"), testcases=[
+              Testcase("tile_symbolic", fn=lambda x: lax.tile(x, (1, 3)), inputs=[("B", 4)], expect_ops=["Tile"]),
+              Testcase("tile_rank_up", fn=lambda x: jnp.tile(x, (2, 1, 3)), inputs=[("B", 4)], input_dtypes=[np.int32]),
+          ])
+def lower_tile(ctx, x, *, reps):
+    return ctx.op.Tile(x, ints(ctx, reps))
 
 
 @lowering("iota", component="jax.lax.iota", onnx=["Range", "Expand"], since="0.1.0", doc=LAX_DOC.format("iota"),
