@@ -1,4 +1,5 @@
-"""Shape primitives: reshape, broadcasts, transposes, concatenation, padding, slicing, iota."""
+"""Shape primitives: reshapes, broadcasts, transposes, concatenation and stacking, padding, slicing, tiling, iota
+and symbolic dims as values."""
 
 from __future__ import annotations
 
