@@ -460,6 +460,13 @@ def lower_dynamic_update_slice(ctx, x, update, *starts):
                        input_dtypes=[F32, I32, F32]),
               _case("scatter_min", fn=lambda x, i, v: x.at[i].min(v), inputs=[(5, "B"), (6,), (6, "B")],
                        input_dtypes=[F32, I32, F32]),
+              _case("scatter_max_vmap", fn=lambda x, i, v: jax.vmap(lambda r, j, w: r.at[j].max(w))(x, i, v),
+                       inputs=[("B", 5), ("B",), ("B",)], input_dtypes=[F32, I32, F32]),
+              _case("scatter_min_take_along_axis_layout", inputs=[("B", 6), ("B", 3, 1), ("B", 3)],
+                       input_dtypes=[I32, I32, I32],
+                       fn=lambda x, i, v: lax.scatter_min(x, i, v, lax.ScatterDimensionNumbers(
+                           update_window_dims=(), inserted_window_dims=(1,), scatter_dims_to_operand_dims=(1,),
+                           operand_batching_dims=(0,), scatter_indices_batching_dims=(0,)), mode="clip")),
               _case("scatter_max_int", fn=lambda x, i, v: x.at[i, 2].max(v), inputs=[(5, 4), ("B",), ("B",)],
                        input_dtypes=[I32, I32, I32]),
           ])
