@@ -1,4 +1,4 @@
-"""Elementwise dtype coverage the shared kit cannot run: 64-bit integer testcases, rejected dtypes."""
+"""Elementwise dtype coverage the shared kit cannot run: 64-bit testcases (x64 mode only), rejected dtypes."""
 
 import jax
 import numpy as np
@@ -18,11 +18,11 @@ def _x64_cases():
 
 
 @pytest.mark.parametrize("case", _x64_cases())
-def test_64bit_integers(case):
+def test_64bit(case):
     run_case(case)
 
 
-def test_64bit_integer_cases_exist():
+def test_64bit_cases_exist():
     assert len(_x64_cases()) >= 20
 
 
