@@ -36,8 +36,9 @@ class FoldConstantsPass(ir.passes.InPlacePass):
             source = node.inputs[0]
             folded = []
             for out, result in zip(node.outputs, results):
-                const = ir.Value(name=out.name, type=out.type, shape=ir.Shape(result.shape),
-                                 const_value=ir.tensor(result))
+                tensor = ir.tensor(result)
+                const = ir.Value(name=out.name, type=ir.TensorType(tensor.dtype), shape=ir.Shape(result.shape),
+                                 const_value=tensor)
                 ir.convenience.replace_all_uses_with(out, const)
                 if out in graph.outputs:
                     graph.outputs[graph.outputs.index(out)] = const

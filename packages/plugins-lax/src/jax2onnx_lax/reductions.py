@@ -127,6 +127,8 @@ BITWISE_OPS = {
 
 def _bitwise(op_type: str, parity: bool):
     def rule(ctx, x, *, axes, **params):
+        if not axes:  # ONNX reduces over every axis when given none; JAX reduces over none
+            return x
         dtype = np.dtype(ctx.in_avals[0].dtype)
         reduce_axes = ctx.const(np.array(axes, np.int64))
         if dtype == np.bool_:

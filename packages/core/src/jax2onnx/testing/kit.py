@@ -109,7 +109,9 @@ def run_case(case: Case) -> Any:
         feeds = {m.name: np.asarray(v) for m, v in zip(session.get_inputs(), values)}
         got = session.run(None, feeds)
         with _compat.enable_x64(case.double):
-            want = [np.asarray(w) for w in jax.tree_util.tree_leaves(fn(*args, **params))]
+            # Call with JAX arrays, as users do: NumPy arrays would index and update like NumPy.
+            jax_args = jax.tree_util.tree_map(jax.numpy.asarray, args)
+            want = [np.asarray(w) for w in jax.tree_util.tree_leaves(fn(*jax_args, **params))]
         _compare(tc, got, want, env)
     return model
 
