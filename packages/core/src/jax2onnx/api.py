@@ -51,8 +51,12 @@ def to_onnx(
     (writes ``output_path`` and returns the path).
     """
     _check_options(opset, return_mode, output_path)
-    model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
-                    input_names, output_names, input_dtypes, ir_version)
+    try:
+        model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
+                        input_names, output_names, input_dtypes, ir_version)
+    except Jax2OnnxError as exc:
+        # The message names the user's line; the converter's frames would only bury it.
+        raise exc.with_traceback(None) from exc.__cause__
     if return_mode == "ir":
         return model
     if return_mode == "file":
