@@ -28,6 +28,9 @@ def test_mlp_graph_and_initializer_names():
     assert sorted(i.name for i in onnx_model.graph.initializer) == sorted([
         "linear1.kernel", "linear1.bias", "bn.scale", "bn.bias", "bn.mean", "bn.var",
         "linear2.kernel", "linear2.bias"])
+    assert [n.name for n in onnx_model.graph.node] == ["linear1/Gemm", "bn/BatchNormalization", "Gelu", "linear2/Gemm"]
+    modules = [{p.key: p.value for p in n.metadata_props}.get("jax2onnx.module") for n in onnx_model.graph.node]
+    assert modules == ["linear1", "bn", None, "linear2"]
     x = np.random.default_rng(1).standard_normal((3, 30)).astype(np.float32)
     ok, message = allclose(model, onnx_model, [x], rtol=1e-5, atol=1e-5)
     assert ok, message

@@ -14,12 +14,34 @@ def value_of(variable: Any) -> Any:
     return None if variable is None else variable.get_value()
 
 
+def in_module(ctx: Any, weight: ir.Value | None, depth: int = 1) -> None:
+    """Names the nodes a rule emits after the module's path in the model, read off a weight's name.
+
+    ``linear1.kernel`` gives nodes named ``linear1/Gemm`` with metadata ``jax2onnx.module: linear1``
+    (``depth`` 2 for a weight of a submodule: ``attn.query.kernel`` -> ``attn``).
+    """
+    if weight is None or weight.const_value is None or weight.name.count(".") < depth:
+        return
+    path = weight.name.rsplit(".", depth)[0]
+    builder = ctx.builder
+    builder.scope = f"{builder.scope}/{path}" if builder.scope else path
+    builder.node_metadata = {**builder.node_metadata, "jax2onnx.module": path}
+
+
 def cast_all(ctx: Any, dtype: Any, *values: ir.Value | None) -> list[ir.Value | None]:
     """Casts every present value to ``dtype``, as the modules' ``promote_dtype`` does.
 
     A cast weight is folded into a new initializer by core's constant folding.
     """
-    return [None if v is None else ctx.cast(v, dtype) for v in values]
+    return [None if v is None else typed(ctx.cast(v, dtype), ir.TensorType(ir.DataType.from_numpy(np.dtype(dtype))))
+            for v in values]
+
+
+def typed(value: ir.Value, type_: ir.TypeProtocol | None) -> ir.Value:
+    """Gives an intermediate value its type (constant folding keeps it for the folded weight)."""
+    if value.type is None:
+        value.type = type_
+    return value
 
 
 # Ops that act on each element alone: a Transpose commutes with them.
@@ -39,9 +61,15 @@ def transpose(ctx: Any, x: ir.Value, perm: Sequence[int]) -> ir.Value:
     node = x.producer()
     if node is not None and node.op_type in ELEMENTWISE and not node.domain and _produced_by_transpose(node):
         moved = transpose(ctx, node.inputs[0], perm)
-        out = ctx.builder.op(node.op_type, [moved, *node.inputs[1:]], dict(node.attributes))
-        out.type = node.outputs[0].type
-        return out
+        # The moved node keeps the name and metadata of the one it replaces.
+        builder = ctx.builder
+        saved = builder.scope, builder.node_metadata
+        builder.scope, builder.node_metadata = "", {p: v for p, v in node.metadata_props.items()}
+        try:
+            out = builder.op(node.op_type, [moved, *node.inputs[1:]], dict(node.attributes), name=node.name)
+        finally:
+            builder.scope, builder.node_metadata = saved
+        return typed(out, node.outputs[0].type)
     if node is not None and node.op_type == "Transpose":
         inner = list(node.attributes["perm"].as_ints())
         perm, x = [inner[p] for p in perm], node.inputs[0]

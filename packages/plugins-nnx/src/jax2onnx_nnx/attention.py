@@ -8,6 +8,7 @@ from flax import nnx
 
 from jax2onnx.plugin import Testcase, call_lowering, coverage
 
+from ._util import in_module, value_of
 from .linear import flat_linear_general, is_plain_linear_general
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/attention.html#flax.nnx.{}"
@@ -80,6 +81,7 @@ def lower_multi_head_attention(ctx, self, inputs_q, inputs_k=None, inputs_v=None
                                qkv_sharding=None):
     if not _native_attention_fits(ctx, self, inputs_q, mask, deterministic, sow_weights, decode, is_causal):
         return NotImplemented
+    in_module(ctx, value_of(self.query.kernel), depth=2)
     inputs_k = inputs_q if inputs_k is None else inputs_k
     inputs_v = inputs_k if inputs_v is None else inputs_v
     dtype = ctx.out_avals[0].dtype

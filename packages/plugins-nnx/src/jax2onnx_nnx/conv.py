@@ -8,7 +8,7 @@ from flax import nnx
 
 from jax2onnx.plugin import Testcase, call_lowering
 
-from ._util import cast_all, channels_first, onnx_pads, same_pads, value_of
+from ._util import cast_all, channels_first, in_module, onnx_pads, same_pads, typed, value_of
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html#flax.nnx.{}"
 _INT64_MIN = np.iinfo(np.int64).min
@@ -36,9 +36,9 @@ def _kernel(ctx, kernel, n: int, perm: list[int], flip: bool):
     """The kernel in ONNX layout (spatial axes last), optionally flipped; folded for constant kernels."""
     if flip:
         minus_one = ctx.const(np.full(n, -1, np.int64))
-        kernel = ctx.op.Slice(kernel, minus_one, ctx.const(np.full(n, _INT64_MIN, np.int64)),
-                              ctx.const(np.arange(n, dtype=np.int64)), minus_one)
-    return ctx.op.Transpose(kernel, perm=perm)
+        kernel = typed(ctx.op.Slice(kernel, minus_one, ctx.const(np.full(n, _INT64_MIN, np.int64)),
+                                    ctx.const(np.arange(n, dtype=np.int64)), minus_one), kernel.type)
+    return typed(ctx.op.Transpose(kernel, perm=perm), kernel.type)
 
 
 def _conv_padding(self, x, n: int, kernel_dilation) -> tuple[dict | None, tuple[str, list[int]] | None]:
@@ -109,6 +109,7 @@ def lower_conv(ctx, self, inputs, out_sharding=None):
     attrs, pre_pad = _conv_padding(self, inputs, n, kernel_dilation)
     if attrs is None or pre_pad is not None and pre_pad[0] == "wrap" and ctx.opset < 19:
         return NotImplemented
+    in_module(ctx, value_of(self.kernel))
     x, kernel, bias = cast_all(ctx, ctx.out_avals[0].dtype, inputs, value_of(self.kernel), value_of(self.bias))
     weight = _kernel(ctx, kernel, n, [n + 1, n, *range(n)], flip=False)
 
@@ -166,6 +167,7 @@ def lower_conv_transpose(ctx, self, inputs):
         return NotImplemented
     # Padding beyond the full output is output_padding (zeros at the end), not a negative pad.
     output_padding = [max(-e, 0) for e in end]
+    in_module(ctx, value_of(self.kernel))
     x, kernel, bias = cast_all(ctx, ctx.out_avals[0].dtype, inputs, value_of(self.kernel), value_of(self.bias))
     if self.transpose_kernel:
         weight = _kernel(ctx, kernel, n, [n + 1, n, *range(n)], flip=False)

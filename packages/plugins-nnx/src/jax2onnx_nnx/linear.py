@@ -9,7 +9,7 @@ from flax import nnx
 
 from jax2onnx.plugin import Testcase, call_lowering
 
-from ._util import cast_all, ops_apart_from_casts, value_of
+from ._util import cast_all, in_module, ops_apart_from_casts, typed, value_of
 
 _LINEAR_DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html#flax.nnx.Linear"
 
@@ -35,6 +35,7 @@ def _is_plain(module: nnx.Module) -> bool:
 def lower_linear(ctx, self, inputs, out_sharding=None):
     if not _is_plain(self):
         return NotImplemented
+    in_module(ctx, value_of(self.kernel))
     rank = len(inputs.shape)
     x, kernel, bias = cast_all(ctx, ctx.out_avals[0].dtype, inputs, value_of(self.kernel), value_of(self.bias))
     if rank == 2:
@@ -58,6 +59,7 @@ def lower_embed(ctx, self, inputs, out_sharding=None):
     # Out-of-range ids give NaN in JAX but are an error in ONNX Runtime's Gather.
     if self.num_embeddings == 1 or self.promote_dtype is not nnx.nn.dtypes.promote_dtype:
         return NotImplemented
+    in_module(ctx, value_of(self.embedding))
     (embedding,) = cast_all(ctx, ctx.out_avals[0].dtype, value_of(self.embedding))
     return ctx.op.Gather(embedding, inputs, axis=0)
 
@@ -75,6 +77,7 @@ def _attend(embed: nnx.Embed):
 def lower_embed_attend(ctx, self, query, out_sharding=None):
     if self.promote_dtype is not nnx.nn.dtypes.promote_dtype:
         return NotImplemented
+    in_module(ctx, value_of(self.embedding))
     rank = len(query.shape)
     query, embedding = cast_all(ctx, ctx.out_avals[0].dtype, query, value_of(self.embedding))
     if rank == 2:
@@ -113,6 +116,7 @@ def _trailing_contraction(self, x) -> bool:
 def lower_linear_general(ctx, self, inputs, out_sharding=None):
     if not is_plain_linear_general(self) or not _trailing_contraction(self, inputs):
         return NotImplemented
+    in_module(ctx, value_of(self.kernel))
     n_in, out_shape = len(self.in_features), list(self.out_features)
     lead = len(inputs.shape) - n_in
     x = inputs
@@ -129,10 +133,11 @@ def flat_linear_general(ctx, self: nnx.LinearGeneral, x, x_dtype, dtype):
     x = ctx.cast(x, dtype, from_dtype=x_dtype)
     kernel, bias = cast_all(ctx, dtype, value_of(self.kernel), value_of(self.bias))
     flat_in, flat_out = int(np.prod(self.in_features)), int(np.prod(self.out_features))
-    y = ctx.op.MatMul(x, ctx.op.Reshape(kernel, ctx.const(np.array([flat_in, flat_out], np.int64))))
+    matrix = typed(ctx.op.Reshape(kernel, ctx.const(np.array([flat_in, flat_out], np.int64))), kernel.type)
+    y = ctx.op.MatMul(x, matrix)
     if bias is None:
         return y
-    return ctx.op.Add(y, ctx.op.Reshape(bias, ctx.const(np.array([flat_out], np.int64))))
+    return ctx.op.Add(y, typed(ctx.op.Reshape(bias, ctx.const(np.array([flat_out], np.int64))), bias.type))
 
 
 @call_lowering("flax.nnx.Einsum.__call__", component="flax.nnx.Einsum", onnx=["Einsum", "Add"], since="0.1.0",
@@ -150,6 +155,7 @@ def lower_einsum(ctx, self, inputs, einsum_str=None, out_sharding=None):
     if (self.einsum_op is not jnp.einsum or self.preferred_element_type is not None
             or self.promote_dtype is not nnx.nn.dtypes.promote_dtype or not equation.replace("...", "").islower()):
         return NotImplemented
+    in_module(ctx, value_of(self.kernel))
     x, kernel, bias = cast_all(ctx, ctx.out_avals[0].dtype, inputs, value_of(self.kernel), value_of(self.bias))
     y = ctx.op.Einsum(x, kernel, equation=equation)
     if bias is None:
@@ -160,7 +166,7 @@ def lower_einsum(ctx, self, inputs, einsum_str=None, out_sharding=None):
     # The bias spans the output axes the kernel contributes; it broadcasts from the right.
     shape = [self.kernel_shape[kernel_letters.index(c)] if c in kernel_letters else 1
              for c in out_letters[out_letters.index(next(c for c in out_letters if c in kernel_letters)):]]
-    return ctx.op.Add(y, ctx.op.Reshape(bias, ctx.const(np.array(shape, np.int64))))
+    return ctx.op.Add(y, typed(ctx.op.Reshape(bias, ctx.const(np.array(shape, np.int64))), bias.type))
 
 
 @call_lowering("flax.nnx.PReLU.__call__", component="flax.nnx.PReLU", onnx=["PRelu"], since="0.1.0",
@@ -173,5 +179,6 @@ def lower_einsum(ctx, self, inputs, einsum_str=None, out_sharding=None):
 def lower_prelu(ctx, self, inputs):
     if self.dtype is not None:
         return NotImplemented
+    in_module(ctx, value_of(self.negative_slope))
     (slope,) = cast_all(ctx, ctx.out_avals[0].dtype, value_of(self.negative_slope))
     return ctx.op.PRelu(inputs, slope)

@@ -10,7 +10,7 @@ from flax import nnx
 
 from jax2onnx.plugin import Testcase, call_lowering
 
-from ._util import cast_all, channels_first, value_of
+from ._util import cast_all, channels_first, in_module, value_of
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/normalization.html#flax.nnx.{}"
 
@@ -44,6 +44,10 @@ def _or_filled(ctx, value, size: int, dtype, fill: float):
 def _stash_type(dtype) -> ir.DataType:
     """nnx computes statistics in at least float32 (float64 stays float64)."""
     return ir.DataType.from_numpy(np.promote_types(dtype, np.float32))
+
+
+def _first_weight(self):
+    return value_of(self.scale) if self.scale is not None else value_of(getattr(self, "bias", None))
 
 
 def _axes(axes, rank: int) -> tuple[int, ...]:
@@ -82,6 +86,7 @@ def lower_batchnorm(ctx, self, x, use_running_average=None, mask=None):
     axes = (self.axis,) if isinstance(self.axis, int) else tuple(self.axis)
     if not _is_plain(self, mask) or rank < 2 or len(axes) != 1:
         return NotImplemented
+    in_module(ctx, value_of(self.mean))
     dtype = ctx.out_avals[0].dtype
     x, scale, bias, mean, var = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias),
                                          value_of(self.mean), value_of(self.var))
@@ -136,6 +141,7 @@ def lower_layernorm(ctx, self, x, mask=None):
     axis = _last_axis_norm(self, x)
     if not _is_plain(self, mask) or axis is None:
         return NotImplemented
+    in_module(ctx, _first_weight(self))
     dtype = ctx.out_avals[0].dtype
     x, scale, bias = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias))
     scale = _or_filled(ctx, scale, self.num_features, dtype, 1.0)
@@ -157,6 +163,7 @@ def lower_rmsnorm(ctx, self, x, mask=None):
     axis = _last_axis_norm(self, x)
     if ctx.opset < 23 or not _is_plain(self, mask) or axis is None:
         return NotImplemented
+    in_module(ctx, _first_weight(self))
     dtype = ctx.out_avals[0].dtype
     x, scale = cast_all(ctx, dtype, x, value_of(self.scale))
     scale = _or_filled(ctx, scale, self.num_features, dtype, 1.0)
@@ -181,6 +188,7 @@ def lower_groupnorm(ctx, self, x, mask=None):
     # GroupNormalization-18 takes one scale per group; per-channel scales need opset 21.
     if ctx.opset < 21 or not _is_plain(self, mask) or not everything_but_batch or rank < 2:
         return NotImplemented
+    in_module(ctx, _first_weight(self))
     dtype, features = ctx.out_avals[0].dtype, x.shape[-1]
     x, scale, bias = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias))
     scale = _or_filled(ctx, scale, features, dtype, 1.0)
@@ -205,6 +213,7 @@ def lower_instancenorm(ctx, self, x, mask=None):
     features = _axes(self.feature_axes, rank)
     if not _is_plain(self, mask) or len(features) != 1 or rank < 3:
         return NotImplemented
+    in_module(ctx, _first_weight(self))
     dtype = ctx.out_avals[0].dtype
     x, scale, bias = cast_all(ctx, dtype, x, value_of(self.scale), value_of(self.bias))
     scale = _or_filled(ctx, scale, self.num_features, dtype, 1.0)
