@@ -49,10 +49,15 @@ coverage("flax.nnx.Dropout (deterministic)", via=[], since="0.1.0", doc=_DOC,
                doc=_DOC, when=_traced_flag, body=_select_on_flag,
                testcases=[Testcase("dropout_flag_input", factory=lambda: _flag_call(nnx.Dropout(0.3, rngs=nnx.Rngs(0))),
                                    inputs=[("B", 4)], input_params={"deterministic": True},
-                                   expect_ops=["Not", "Dropout"])])
+                                   expect_ops=["Not", "Dropout"]),
+                          Testcase("dropout_flag_input_broadcast_dims",
+                                   factory=lambda: _flag_call(nnx.Dropout(0.3, broadcast_dims=(1,), rngs=nnx.Rngs(0))),
+                                   inputs=[("B", 4)], input_params={"deterministic": True},
+                                   forbid_ops=("Identity", "Dropout"))])
 def lower_dropout(ctx, self, inputs, deterministic=None, rngs=None):
     flag = _flag(self, deterministic)
-    if not isinstance(flag, ir.Value):
+    # ONNX Dropout draws one mask element per input element: no shared (broadcast) mask axes.
+    if not isinstance(flag, ir.Value) or self.broadcast_dims:
         return NotImplemented
     # ONNX Dropout is the identity unless training_mode is true: exactly `deterministic` negated.
     ratio = ctx.const(np.array(self.rate, ctx.out_avals[0].dtype))
