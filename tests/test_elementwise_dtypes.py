@@ -1,6 +1,7 @@
 """Elementwise dtype coverage the shared kit cannot run: 64-bit testcases (x64 mode only), rejected dtypes."""
 
 import jax
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -29,3 +30,9 @@ def test_64bit_cases_exist():
 def test_double_erf_inv_is_rejected():
     with pytest.raises(UnsupportedDtypeError, match=r"erf_inv .*float64 is not supported \(supported: float32"):
         to_onnx(lambda x: jax.lax.erf_inv(x), [(3,)], input_dtypes=[np.float64], enable_double_precision=True)
+
+
+def test_float8_without_kernel_is_rejected():
+    # ORT has no float8 Exp kernel and float8 is not widened: a clear error, not a wrong result.
+    with pytest.raises(UnsupportedDtypeError, match=r"exp .*float8_e4m3fn is not supported \(supported: float32"):
+        to_onnx(lambda x: jax.lax.exp(x), [("B", 3)], input_dtypes=[ml_dtypes.float8_e4m3fn])
