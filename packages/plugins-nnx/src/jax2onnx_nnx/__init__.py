@@ -18,6 +18,7 @@ plugin_index = PluginIndex(
         ],
         "jax2onnx_nnx.conv": ["call:flax.nnx.Conv.__call__", "call:flax.nnx.ConvTranspose.__call__"],
         "jax2onnx_nnx.attention": ["call:flax.nnx.MultiHeadAttention.__call__"],
+        "jax2onnx_nnx.recurrent": ["call:flax.nnx.RNN.__call__"],
         "jax2onnx_nnx.pooling": ["call:flax.nnx.avg_pool", "call:flax.nnx.max_pool", "call:flax.nnx.min_pool"],
         "jax2onnx_nnx.stochastic": ["call:flax.nnx.Dropout.__call__"],
         "jax2onnx_nnx.activations": [f"call:flax.nnx.{f}" for f in (
@@ -25,7 +26,7 @@ plugin_index = PluginIndex(
             "log_sigmoid", "log_softmax", "logsumexp", "one_hot", "relu", "relu6", "selu", "soft_sign", "softmax",
             "softplus", "standardize")],
     },
-    coverage_modules=["jax2onnx_nnx.models", "jax2onnx_nnx.recurrent"],
+    coverage_modules=["jax2onnx_nnx.models"],
 )
 
 
