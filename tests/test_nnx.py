@@ -101,3 +101,16 @@ def test_batchnorm_flag_selects_batch_statistics_at_run_time():
         # E[x^2] - E[x]^2 over a small batch loses a few float32 digits, in JAX and ONNX Runtime alike.
         ok, message = allclose(fn, onnx_model, [x], input_params={"use_running_average": flag}, rtol=1e-4, atol=1e-4)
         assert ok, f"use_running_average={flag}: {message}"
+
+
+def test_training_mode_export_leaves_the_model_state_alone():
+    dropout = nnx.Dropout(0.5, rngs=nnx.Rngs(0))
+    bn = nnx.BatchNorm(3, use_running_average=False, momentum=0.5, rngs=nnx.Rngs(0))
+    onnx_dropout = to_onnx(dropout, [("B", 6)])
+    to_onnx(bn, [("B", 3)])
+    assert int(dropout.rngs.count.get_value()) == 0
+    np.testing.assert_array_equal(bn.mean.get_value(), np.zeros(3, np.float32))
+    # The exported mask comes from the same key and counter as the next JAX call: bit-exact.
+    x = np.random.default_rng(5).standard_normal((4, 6)).astype(np.float32)
+    ok, message = allclose(dropout, onnx_dropout, [x], rtol=0, atol=0)
+    assert ok, message

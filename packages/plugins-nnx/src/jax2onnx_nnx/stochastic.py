@@ -25,13 +25,18 @@ def _flag(self: nnx.Dropout, deterministic):
     return deterministic if deterministic is not None else self.deterministic
 
 
-def _traced_flag(self: nnx.Dropout, inputs, *, deterministic=None, rngs=None) -> bool:
-    return self.rate > 0 and isinstance(_flag(self, deterministic), jax.core.Tracer)
+def _may_drop(self: nnx.Dropout, inputs, *, deterministic=None, rngs=None) -> bool:
+    # Wrapping also lets a training-mode call advance the RNG counter of the copy the named call
+    # rebuilds inside the trace, where NNX allows it (the model's own stays untouched).
+    flag = _flag(self, deterministic)
+    return self.rate > 0 and (isinstance(flag, jax.core.Tracer) or flag is False)
 
 
 def _select_on_flag(original, self: nnx.Dropout, inputs, *, deterministic=None, rngs=None):
     """With a traced flag, both outcomes selected by it (the original branches on the flag in Python)."""
-    return jnp.where(_flag(self, deterministic), inputs, original(self, inputs, deterministic=False, rngs=rngs))
+    flag = _flag(self, deterministic)
+    dropped = original(self, inputs, deterministic=False, rngs=rngs)
+    return jnp.where(flag, inputs, dropped) if isinstance(flag, jax.core.Tracer) else dropped
 
 
 # The graph output is the graph input, so one Identity is all that remains.
@@ -46,7 +51,7 @@ coverage("flax.nnx.Dropout (deterministic)", via=[], since="0.1.0", doc=_DOC,
 
 
 @call_lowering("flax.nnx.Dropout.__call__", component="flax.nnx.Dropout", onnx=["Not", "Dropout"], since="0.1.0",
-               doc=_DOC, when=_traced_flag, body=_select_on_flag,
+               doc=_DOC, when=_may_drop, body=_select_on_flag,
                testcases=[Testcase("dropout_flag_input", factory=lambda: _flag_call(nnx.Dropout(0.3, rngs=nnx.Rngs(0))),
                                    inputs=[("B", 4)], input_params={"deterministic": True},
                                    expect_ops=["Not", "Dropout"]),
