@@ -16,7 +16,8 @@ plugin_index = PluginIndex(
             "digamma", "add", "sub", "mul", "div", "rem", "max", "min", "nextafter", "clamp", "select_n", "eq", "ne",
             "lt", "le", "gt", "ge", "and", "or", "not", "xor", "shift_left", "shift_right_logical",
             "shift_right_arithmetic", "population_count", "clz", "convert_element_type",
-            "bitcast_convert_type", "reduce_precision", "mulhi", "eq_to", "lt_to", "le_to", "copy", "stop_gradient",
+            "bitcast_convert_type", "reduce_precision", "mulhi", "eq_to", "lt_to", "le_to",
+            "bessel_i0e", "bessel_i1e", "copy", "stop_gradient",
         ],
         "jax2onnx_lax.shapes": [
             "reshape", "broadcast_in_dim", "squeeze", "transpose", "concatenate", "pad", "slice", "rev", "split",

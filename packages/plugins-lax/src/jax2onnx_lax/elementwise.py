@@ -7,6 +7,8 @@ decompositions compute float16/bfloat16 in float32 and round once at the end.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import numpy as np
 
@@ -1206,3 +1208,41 @@ for _prim, _onnx in TOTAL_ORDER.items():
              testcases=[Testcase(_prim, fn=_bind(_prim), inputs=[("B", 8), ("B", 8)], input_values=_signed_zeros),
                         _typed(_prim, _bind(_prim), "int32", 2, values=_ties, expect_ops=[_onnx])],
              )(_total_order(_onnx))
+
+
+# Below the split, the power series of I_nu; above it, the asymptotic series in 1/x; term counts
+# reach the dtype's precision: (split, power terms, asymptotic terms)
+BESSEL_TERMS = {"float32": (8.0, 24, 12), "float64": (18.5, 45, 25)}
+
+
+def _bessel_ie(nu):
+    """exp(-|x|) I_nu(x), for nu = 0 or 1."""
+
+    def formula(ctx, x, dt):
+        split, power_terms, asymptotic_terms = BESSEL_TERMS[dt]
+        a = ctx.op.Abs(x)
+        # In v = (x / split)^2 <= 1 the coefficients stay nonzero as float32 (see _erf_parts64).
+        scale = split * split / 4
+        power = [scale**k / (math.factorial(k) * math.factorial(k + nu)) for k in range(power_terms)]
+        near = _horner(ctx, power[::-1], ctx.op.Mul(ctx.op.Mul(x, x), _c(ctx, 1 / split**2, dt)), dt)
+        if nu:
+            near = ctx.op.Mul(near, ctx.op.Mul(x, _c(ctx, 0.5, dt)))
+        near = ctx.op.Mul(near, ctx.op.Exp(ctx.op.Neg(a)))
+        asymptotic = [1.0]
+        for k in range(asymptotic_terms - 1):
+            asymptotic.append(asymptotic[-1] * ((2 * k + 1) ** 2 - 4 * nu * nu) / ((k + 1) * 8))
+        far = ctx.op.Div(_horner(ctx, asymptotic[::-1], ctx.op.Reciprocal(a), dt),
+                         ctx.op.Sqrt(ctx.op.Mul(a, _c(ctx, 2 * np.pi, dt))))
+        if nu:  # I_1 is odd
+            far = ctx.op.Mul(far, ctx.op.Sign(x))
+        return ctx.op.Where(ctx.op.Less(a, _c(ctx, split, dt)), near, far)
+
+    return formula
+
+
+for _prim, _nu in (("bessel_i0e", 0), ("bessel_i1e", 1)):
+    lowering(_prim, component=f"jax.lax.{_prim}", onnx=["Exp", "Sqrt", "Where"], since="0.1.0",
+             doc=LAX_DOC.format(_prim),
+             testcases=[Testcase(_prim, fn=_lax(_prim), inputs=[("B", 8)], input_values=_uniform(-40, 40)),
+                        Testcase(f"{_prim}_small", fn=_lax(_prim), inputs=[("B", 8)], input_values=_uniform(-3, 3)),
+                        _typed(_prim, _lax(_prim), "float16", values=_uniform(-20, 20))])(_formula(_bessel_ie(_nu)))
