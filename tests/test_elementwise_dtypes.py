@@ -1,8 +1,7 @@
-"""Elementwise dtype coverage the shared kit cannot run: 64-bit testcases (x64 mode only), rejected dtypes."""
+"""Elementwise dtype coverage the shared kit cannot run: 64-bit testcases (x64 mode only), a rejected dtype."""
 
 import jax
 import ml_dtypes
-import numpy as np
 import pytest
 
 from jax2onnx import to_onnx
@@ -25,11 +24,6 @@ def test_64bit(case):
 
 def test_64bit_cases_exist():
     assert len(_x64_cases()) >= 20
-
-
-def test_double_erf_inv_is_rejected():
-    with pytest.raises(UnsupportedDtypeError, match=r"erf_inv .*float64 is not supported \(supported: float32"):
-        to_onnx(lambda x: jax.lax.erf_inv(x), [(3,)], input_dtypes=[np.float64], enable_double_precision=True)
 
 
 def test_float8_without_kernel_is_rejected():
