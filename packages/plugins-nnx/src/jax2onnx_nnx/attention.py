@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import onnx_ir as ir
 from flax import nnx
 
 from jax2onnx.plugin import Testcase, call_lowering, coverage
@@ -17,8 +18,24 @@ _MASKED_LOGIT = -0.7 * float(np.finfo(np.float32).max)
 _PROJECTIONS = ["MatMul", "Add"] * 3
 
 
+def _select_on_flag(original, self, inputs_q, inputs_k=None, inputs_v=None, *, mask=None, deterministic=None,
+                    rngs=None, sow_weights=False, decode=None, is_causal=False, out_sharding=None, qkv_sharding=None):
+    """With a traced flag, both outcomes selected by it (attention dropout branches on the flag in Python)."""
+    flag = deterministic if deterministic is not None else self.deterministic
+
+    def call(deterministic):
+        return original(self, inputs_q, inputs_k, inputs_v, mask=mask, deterministic=deterministic, rngs=rngs,
+                        sow_weights=sow_weights, decode=decode, is_causal=is_causal, out_sharding=out_sharding,
+                        qkv_sharding=qkv_sharding)
+
+    if self.dropout_rate == 0 or not isinstance(flag, jax.core.Tracer):
+        return call(flag)
+    return jax.numpy.where(flag, call(True), call(False))
+
+
 def _native_attention_fits(ctx, self, inputs_q, mask, deterministic, sow_weights, decode, is_causal) -> bool:
-    dropout = self.dropout_rate > 0 and not (deterministic if deterministic is not None else self.deterministic)
+    flag = deterministic if deterministic is not None else self.deterministic
+    dropout = self.dropout_rate > 0 and (isinstance(flag, ir.Value) or not flag)
     return (ctx.opset >= 23 and ctx.out_avals[0].dtype == np.float32 and len(inputs_q.shape) == 3
             and not (decode if decode is not None else self.decode) and not self.normalize_qk and not dropout
             and not sow_weights and self.attention_fn is nnx.dot_product_attention
@@ -29,6 +46,11 @@ def _native_attention_fits(ctx, self, inputs_q, mask, deterministic, sow_weights
 
 def _mha(**kwargs):
     return lambda: nnx.MultiHeadAttention(rngs=nnx.Rngs(0), decode=False, **kwargs)
+
+
+def _flag_call():
+    attention = nnx.MultiHeadAttention(2, 8, dropout_rate=0.2, decode=False, rngs=nnx.Rngs(0))
+    return lambda x, deterministic: attention(x, deterministic=deterministic)
 
 
 def _with_mask(make_mask):
@@ -59,7 +81,7 @@ _TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 
 @call_lowering("flax.nnx.MultiHeadAttention.__call__", component="flax.nnx.MultiHeadAttention",
                onnx=["MatMul", "Add", "Attention", "Where", "Cast"], since="0.1.0",
-               doc=_DOC.format("MultiHeadAttention"),
+               doc=_DOC.format("MultiHeadAttention"), body=_select_on_flag,
                testcases=[
                    Testcase("mha_self", factory=_mha(num_heads=2, in_features=8), inputs=[("B", 5, 8)], opsets=[23],
                             x64=False, expect_ops=_PROJECTIONS + ["Attention", "MatMul", "Add"]),
@@ -75,6 +97,8 @@ _TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
                        lambda x, valid: nnx.make_attention_mask(jax.numpy.ones(x.shape[:2], bool), valid)),
                             inputs=[("B", 5, 8), ("B", 5)], input_dtypes=[np.float32, np.bool_],
                             input_values=_valid_keys, check_model=_attention_present, **_TOLERANCE),
+                   Testcase("mha_dropout_flag_input", factory=_flag_call, inputs=[("B", 5, 8)],
+                            input_params={"deterministic": True}, forbid_ops=("Identity", "Attention"), **_TOLERANCE),
                ])
 def lower_multi_head_attention(ctx, self, inputs_q, inputs_k=None, inputs_v=None, *, mask=None, deterministic=None,
                                rngs=None, sow_weights=False, decode=None, is_causal=False, out_sharding=None,
