@@ -24,6 +24,8 @@ class Testcase:
     symbolic dims, ``jax.ShapeDtypeStruct``s, or arrays. ``input_dtypes`` gives a dtype per
     shape-tuple input (default float32). ``fn`` is the callable, or ``factory`` builds it
     when the test runs (models are built lazily so that reading metadata stays cheap).
+    ``x64``: True runs the case in float32 and float64 mode, False in float32 mode only,
+    "only" in float64 mode only (for int64/uint64/float64 inputs, which JAX has only there).
     """
 
     name: str
@@ -35,7 +37,7 @@ class Testcase:
     input_values: Callable[[Any, Sequence[tuple]], Sequence[Any]] | None = None
     rtol: float | None = None
     atol: float | None = None
-    x64: bool = True
+    x64: bool | str = True
     opsets: Sequence[int] | None = None
     expect_ops: Sequence[str] | None = None
     forbid_ops: Sequence[str] = ("Identity",)

@@ -271,18 +271,15 @@ def _unary(op_type, double_formula):
 def _typed(name, fn, dtype, n=1, values=None, **kw):
     """A testcase of ``fn`` on ``n`` inputs of one non-default dtype."""
     if dtype in ("int64", "uint64"):
-        kw["skip"] = X64_ONLY
+        kw["x64"] = "only"
     if dtype == "bfloat16":  # ORT cannot feed or fetch bfloat16 through numpy: convert inside the model
         kw.setdefault("rtol", 2e-2)  # the result is bfloat16, compared as float32
         kw.setdefault("atol", 2e-2)
         return Testcase(f"{name}_{dtype}", fn=_through_bfloat16(fn), inputs=[("B", 4)] * n, input_values=values,
                         x64=False, **kw)
+    kw.setdefault("x64", False)
     return Testcase(f"{name}_{dtype}", fn=fn, inputs=[("B", 4)] * n, input_dtypes=[dtype] * n, input_values=values,
-                    x64=False, **kw)
-
-
-# JAX has 64-bit inputs in x64 mode only; tests/test_elementwise_dtypes.py runs these there.
-X64_ONLY = "64-bit inputs need x64 mode: run by tests/test_elementwise_dtypes.py"
+                    **kw)
 
 
 def _through_bfloat16(fn):
@@ -470,7 +467,7 @@ def _horner(ctx, coefficients, t, dt):
           testcases=[Testcase("erf_inv", fn=_lax("erf_inv"), inputs=[("B", 8)],
                               input_values=lambda rng, s: [rng.uniform(-1, 1, s[0]) ** rng.choice([1, 9], s[0])]),
                      Testcase("erf_inv_far_tail", fn=_lax("erf_inv"), inputs=[("B", 8)], input_dtypes=["float64"],
-                              input_values=lambda rng, s: [1 - 10.0 ** rng.uniform(-15.5, -6, s[0])], skip=X64_ONLY,
+                              input_values=lambda rng, s: [1 - 10.0 ** rng.uniform(-15.5, -6, s[0])], x64="only",
                               rtol=1e-9),  # JAX's own result is off by 1e-10 there (checked against erfc)
                      _typed("erf_inv", _lax("erf_inv"), "float16", values=_uniform(-0.99, 0.99))])
 def lower_erf_inv(ctx, x):
@@ -566,7 +563,7 @@ for _prim, _fn in (("lgamma", _lgamma), ("digamma", _digamma)):
              testcases=[Testcase(_prim, fn=_lax(_prim), inputs=[("B", 8)], input_values=_gamma_values, x64=False,
                                  atol=5e-6),  # JAX's float32 result is off by up to 3e-6 near the roots
                         Testcase(f"{_prim}_float64", fn=_lax(_prim), inputs=[("B", 8)], input_dtypes=["float64"],
-                                 input_values=_gamma_values, skip=X64_ONLY),
+                                 input_values=_gamma_values, x64="only"),
                         _typed(_prim, _lax(_prim), "float16", values=_uniform(0.5, 6))],
              )(_formula(_fn, in_double=True))  # float32 cancels to 1e-6 near the roots; double is exact there
 
@@ -601,6 +598,11 @@ for _prim, _onnx in ARITHMETIC.items():
                         Testcase(f"{_prim}_scalar", fn=_lax(_prim), inputs=[("B", 3), ()], expect_ops=[_onnx]),
                         _typed(_prim, _lax(_prim), "int32", 2), _typed(_prim, _lax(_prim), "int64", 2),
                         *ARITHMETIC_CASES.get(_prim, [])])(_binary(_onnx))
+
+# add_any sums the cotangents of a value used twice: jax.grad of almost any function has it.
+lowering("add_any", component="jax.lax.add_any", onnx=["Add"], since="0.1.0",
+         testcases=[Testcase("add_any_grad", fn=lambda x: jax.grad(lambda v: jax.numpy.sum(jax.numpy.sin(v) * v))(x),
+                             inputs=[("B", 4)])])(_binary("Add"))
 
 
 def _traps(rng, shapes):
@@ -816,10 +818,10 @@ CONVERSIONS = [
                        Testcase("convert_f32_bf16_f32", inputs=[("B", 8)], input_values=_wild_floats, x64=False,
                                 fn=lambda x: jax.lax.convert_element_type(x, jax.numpy.bfloat16).astype(np.float32)),
                        Testcase("convert_int64_int32", fn=lambda x: jax.lax.convert_element_type(x, np.int32),
-                                inputs=[("B", 4)], input_dtypes=["int64"], skip=X64_ONLY,
+                                inputs=[("B", 4)], input_dtypes=["int64"], x64="only",
                                 input_values=lambda rng, s: [rng.integers(-2**40, 2**40, s[0])]),
                        *(Testcase(f"convert_float64_{b}", fn=lambda x, b=b: jax.lax.convert_element_type(x, b),
-                                  inputs=[("B", 8)], input_dtypes=["float64"], input_values=_wild_floats, skip=X64_ONLY)
+                                  inputs=[("B", 8)], input_dtypes=["float64"], input_values=_wild_floats, x64="only")
                          for b in ("int64", "uint64"))])
 def lower_convert(ctx, x, *, new_dtype, **params):
     src, dst = np.dtype(ctx.in_avals[0].dtype), np.dtype(new_dtype)
@@ -1035,7 +1037,7 @@ def _int_patterns(rng, shapes):
                               inputs=[("B", 8)], input_dtypes=["int32"], expect_ops=["Cast"]),
                      Testcase("bitcast_f64_i64", fn=lambda x: jax.lax.bitcast_convert_type(x, np.int64),
                               inputs=[("B", 8)], input_dtypes=["float64"], input_values=_bitcast_values,
-                              skip=X64_ONLY),
+                              x64="only"),
                      Testcase("bitcast_f32_u8", fn=lambda x: jax.lax.bitcast_convert_type(x, np.uint8),
                               inputs=[("B", 3)], input_values=_bitcast_values, x64=False),
                      Testcase("bitcast_u8_f32", fn=lambda x: jax.lax.bitcast_convert_type(x, np.float32),

@@ -52,8 +52,9 @@ def collect_cases(distribution: str | None = None, opsets: Sequence[int] | None 
             for opset in opsets:
                 if tc.opsets is not None and opset not in tc.opsets:
                     continue
-                cases.append(Case(row, tc, opset, False))
-                if tc.x64 and _has_float_inputs(tc):
+                if tc.x64 != "only":
+                    cases.append(Case(row, tc, opset, False))
+                if tc.x64 == "only" or (tc.x64 and _has_float_inputs(tc)):
                     cases.append(Case(row, tc, opset, True))
     return cases
 
