@@ -237,15 +237,33 @@ def trace(fn: Callable, specs: list[Any], tree: Any, input_params: dict[str, Any
     param_names = list(input_params)
     param_specs = [jax.ShapeDtypeStruct((), _param_dtype(v, double)) for v in input_params.values()]
 
+    callable_leaves, callable_tree = _callable_pytree(fn)
+
     def flat_fn(*flat):
         args = jax.tree_util.tree_unflatten(tree, flat[: len(specs)])
         kwargs = dict(zip(param_names, flat[len(specs):]))
-        return fn(*args, **kwargs)
+        # A model that is a pytree (an NNX or Equinox module) is rebuilt inside the trace, so it may
+        # update its state and enter module transforms there without touching the user's object.
+        target = fn if callable_tree is None else jax.tree_util.tree_unflatten(callable_tree, callable_leaves)
+        return target(*args, **kwargs)
 
     with _compat.enable_x64(double), named_calls(registry, table):
         closed, out_shape = jax.make_jaxpr(flat_fn, return_shape=True)(*specs, *param_specs)
     out_tree = jax.tree_util.tree_structure(out_shape)
     return TracedFunction(closed, [*specs, *param_specs], tree, out_tree, param_names, parameter_names(fn))
+
+
+def _callable_pytree(fn: Any) -> tuple[list[Any], Any]:
+    """(leaves, treedef) of a callable that is a pytree with array leaves, else ([], None)."""
+    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn):
+        return [], None
+    try:
+        leaves, treedef = jax.tree_util.tree_flatten(fn)
+    except Exception:
+        return [], None
+    if not any(_is_array(leaf) for leaf in leaves):
+        return [], None
+    return leaves, treedef
 
 
 def _param_dtype(value: Any, double: bool) -> Any:

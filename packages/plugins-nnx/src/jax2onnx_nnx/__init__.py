@@ -29,21 +29,3 @@ plugin_index = PluginIndex(
     coverage_modules=["jax2onnx_nnx.models"],
 )
 
-
-def traceable(model):
-    """A function calling ``model`` on fresh copies of its variables, for models that update state.
-
-    NNX modules may only mutate their variables (RNG counters, batch statistics) and enter NNX
-    transforms (``nnx.scan``, ``nnx.vmap``, ``nnx.RNN``) at the trace level they were created at;
-    an export traces at a new level. The copies are made inside the trace, so the model itself is
-    left untouched. Initializers keep the parameters' names.
-    """
-    import jax
-    from flax import nnx
-
-    graphdef, state = nnx.split(model)
-
-    def call(*args, **kwargs):
-        return nnx.merge(graphdef, jax.tree.map(lambda leaf: leaf, state))(*args, **kwargs)
-
-    return call

@@ -9,7 +9,6 @@ from flax import nnx
 
 from jax2onnx.plugin import Testcase, call_lowering, coverage
 
-from . import traceable
 from ._util import in_module, transpose, typed, value_of
 
 _INT64_MIN = np.iinfo(np.int64).min
@@ -179,11 +178,11 @@ class VmappedBlocks(nnx.Module):
 
 coverage("flax.nnx.scan (stacked layers)", via=["scan", "call:flax.nnx.Linear.__call__"], onnx=["Loop", "Gemm"],
          since="0.1.0", doc="https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/transforms.html",
-         testcases=[Testcase("nnx_scan_stacked_layers", factory=lambda: traceable(Stack(4, 3, nnx.Rngs(0))),
+         testcases=[Testcase("nnx_scan_stacked_layers", factory=lambda: Stack(4, 3, nnx.Rngs(0)),
                              inputs=[("B", 4)])],
          module=__name__)
 coverage("flax.nnx.vmap (stacked layers)", via=["dot_general"], onnx=["MatMul", "Einsum"], since="0.1.0",
          doc="https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/transforms.html",
-         testcases=[Testcase("nnx_vmap_stacked_layers", factory=lambda: traceable(VmappedBlocks(4, 3, nnx.Rngs(0))),
+         testcases=[Testcase("nnx_vmap_stacked_layers", factory=lambda: VmappedBlocks(4, 3, nnx.Rngs(0)),
                              inputs=[("B", 4)])],
          module=__name__)
