@@ -109,18 +109,27 @@ def lowering(
 ) -> Callable[[Callable], Callable]:
     """Registers ``rule(ctx, *inputs, **params)`` as the lowering of one or more JAX primitives.
 
+    With several primitives (``component`` then formats ``{}`` with each name), a testcase goes to
+    the row of the primitive its name starts with (``scatter_add_rows`` to ``scatter-add``).
+
     The rule receives the equation's inputs as graph values and its params as keywords,
     emits nodes through ``ctx`` and returns one value or a sequence of values.
     """
 
     def decorate(rule: Callable) -> Callable:
-        for i, name in enumerate(primitives):
+        for name in primitives:
             _add(Lowering(name, rule, component if len(primitives) == 1 else component.format(name),
                           tuple(onnx), since, doc.format(name) if doc else "",
-                          tuple(testcases) if i == 0 else (), module=rule.__module__))
+                          tuple(tc for tc in testcases if _row_of(tc, primitives) == name), module=rule.__module__))
         return rule
 
     return decorate
+
+
+def _row_of(testcase: Testcase, primitives: Sequence[str]) -> str:
+    """The primitive whose name (``-`` read as ``_``) is the longest prefix of the testcase's; else the first."""
+    matches = [p for p in primitives if testcase.name.startswith(p.replace("-", "_"))]
+    return max(matches, key=len) if matches else primitives[0]
 
 
 def call_lowering(

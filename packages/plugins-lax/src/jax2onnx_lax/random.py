@@ -200,10 +200,20 @@ def lower_random_seed(ctx, seeds, *, impl):
     return _stack_key(ctx, [high, ctx.cast(seeds, np.uint32)])
 
 
+def _key_roundtrip(name: str, fn) -> list[Testcase]:
+    return [Testcase(name, fn=fn, inputs=[(2,), ("B", 3)], input_dtypes=[np.uint32, np.float32],
+                     input_values=_raw_key)]
+
+
 @lowering("random_wrap", component="jax.random.wrap_key_data", onnx=[], since="0.1.0",
-          doc=RANDOM_DOC.format("wrap_key_data"))
-@lowering("random_unwrap", component="jax.random.key_data", onnx=[], since="0.1.0", doc=RANDOM_DOC.format("key_data"))
-@lowering("random_clone", component="jax.random.clone", onnx=[], since="0.1.0", doc=RANDOM_DOC.format("clone"))
+          doc=RANDOM_DOC.format("wrap_key_data"), testcases=_key_roundtrip(
+              "random_wrap_bits", lambda key, x: jax.random.bits(jax.random.wrap_key_data(key), x.shape)))
+@lowering("random_unwrap", component="jax.random.key_data", onnx=[], since="0.1.0", doc=RANDOM_DOC.format("key_data"),
+          testcases=_key_roundtrip("random_unwrap_split", lambda key, x: jax.random.key_data(
+              jax.random.split(jax.random.wrap_key_data(key), x.shape[0]))))
+@lowering("random_clone", component="jax.random.clone", onnx=[], since="0.1.0", doc=RANDOM_DOC.format("clone"),
+          testcases=_key_roundtrip("random_clone_bits", lambda key, x: jax.random.bits(
+              jax.random.clone(jax.random.wrap_key_data(key)), x.shape)))
 def lower_random_wrap(ctx, data, **params):
     # A key array and its data are the same uint32[..., 2] tensor in the graph.
     return data
