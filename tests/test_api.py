@@ -15,6 +15,7 @@ from jax2onnx import (
     ExportOptionError,
     InputSpecError,
     Jax2OnnxError,
+    TraceError,
     UnsupportedPrimitiveError,
     allclose,
     save_onnx,
@@ -153,8 +154,20 @@ def test_bad_input_specs_are_clear_errors(spec):
 
 
 def test_wrong_arity_names_the_problem():
-    with pytest.raises(TypeError):
+    with pytest.raises(TraceError, match="float32\\[3\\]"):
         to_onnx(lambda x, y: x + y, [(3,)])
+
+
+def test_wrong_input_shape_names_the_inputs_and_the_users_line():
+    weights = np.ones((30, 4), np.float32)
+
+    def model(x):
+        return x @ weights
+
+    with pytest.raises(TraceError) as info:
+        to_onnx(model, [("B", 31)])
+    message = str(info.value)
+    assert "float32[B, 31]" in message and f"{__file__}:" in message and "(model)" in message
 
 
 def test_unwritable_path_is_a_clear_error(tmp_path):

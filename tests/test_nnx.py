@@ -7,7 +7,7 @@ import onnx
 import pytest
 from flax import nnx
 
-from jax2onnx import allclose, to_onnx
+from jax2onnx import TraceError, allclose, to_onnx
 from jax2onnx_nnx.models import mlp
 
 ORIGINAL_LINEAR_CALL = nnx.Linear.__call__
@@ -45,8 +45,9 @@ def test_wrapping_is_restored_after_export_and_failed_export():
         model(x)
         raise RuntimeError("user code failed")
 
-    with pytest.raises(RuntimeError, match="user code failed"):
+    with pytest.raises(TraceError, match="RuntimeError: user code failed") as info:
         to_onnx(broken, [("B", 3)])
+    assert isinstance(info.value.__cause__, RuntimeError)
     assert nnx.Linear.__call__ is ORIGINAL_LINEAR_CALL
 
 

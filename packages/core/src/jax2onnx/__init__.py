@@ -12,6 +12,7 @@ from .errors import (
     LoweringError,
     PluginConflictError,
     PluginLoadError,
+    TraceError,
     UnsupportedDtypeError,
     UnsupportedPrimitiveError,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "LoweringError",
     "PluginConflictError",
     "PluginLoadError",
+    "TraceError",
     "UnsupportedDtypeError",
     "UnsupportedPrimitiveError",
     "allclose",

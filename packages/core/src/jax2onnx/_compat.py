@@ -80,6 +80,18 @@ def _library_dirs_for(_module_count: int) -> tuple[str, ...]:
     return tuple(dirs)
 
 
+def user_frame(tb: Any) -> str | None:
+    """'file:line (function)' of the innermost user frame of a Python traceback, if any."""
+    library = _library_dirs()
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not code.co_filename.startswith(library):
+            found = f"{code.co_filename}:{tb.tb_lineno} ({code.co_name})"
+        tb = tb.tb_next
+    return found
+
+
 def source_line(eqn: Any) -> str | None:
     """'file:line (function)' of the innermost user frame that produced an equation, if any."""
     try:

@@ -15,6 +15,10 @@ class ExportOptionError(Jax2OnnxError, ValueError):
     """An option passed to to_onnx/save_onnx/allclose is invalid."""
 
 
+class TraceError(Jax2OnnxError):
+    """JAX could not trace the function with the given input specs."""
+
+
 class UnsupportedPrimitiveError(Jax2OnnxError):
     """No installed plugin lowers a JAX primitive (or a named call) used by the function."""
 

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from . import _compat
-from .errors import InputSpecError, PluginLoadError
+from .errors import InputSpecError, Jax2OnnxError, PluginLoadError, TraceError
 from .plugin import CALL_PREFIX
 
 CALL_NAME_PREFIX = "jax2onnx_call_"
@@ -247,8 +247,18 @@ def trace(fn: Callable, specs: list[Any], tree: Any, input_params: dict[str, Any
         target = fn if callable_tree is None else jax.tree_util.tree_unflatten(callable_tree, callable_leaves)
         return target(*args, **kwargs)
 
-    with _compat.enable_x64(double), named_calls(registry, table):
-        closed, out_shape = jax.make_jaxpr(flat_fn, return_shape=True)(*specs, *param_specs)
+    try:
+        with _compat.enable_x64(double), named_calls(registry, table):
+            closed, out_shape = jax.make_jaxpr(flat_fn, return_shape=True)(*specs, *param_specs)
+    except Jax2OnnxError:
+        raise
+    except Exception as exc:
+        shapes = ", ".join(f"{np.dtype(s.dtype).name}{list(s.shape)}" for s in [*specs, *param_specs])
+        where = _compat.user_frame(exc.__traceback__) or "<unknown source>"
+        raise TraceError(
+            f"JAX could not trace the function on inputs ({shapes}): {type(exc).__name__}: {exc}\n"
+            f"  at {where}\n"
+            "Check that the input specs (shapes, dtypes, symbolic dims) are what the function expects.") from exc
     out_tree = jax.tree_util.tree_structure(out_shape)
     return TracedFunction(closed, [*specs, *param_specs], tree, out_tree, param_names, parameter_names(fn))
 
