@@ -28,12 +28,10 @@ class CallRecord:
     """What a named call saw when it was traced: its target, arguments and array leaf slots."""
 
     target: str
-    signature: inspect.BoundArguments
     treedef: Any
     leaves: list[Any]
     dynamic: list[int]
     kind: str = "call"
-    fn: Callable | None = None
     out_shapes: list[tuple] | None = None
 
 
@@ -67,7 +65,7 @@ def call_as_named_jit(target: str, original: Callable, args: tuple, kwargs: dict
     bound.apply_defaults()
     leaves, treedef = jax.tree_util.tree_flatten(dict(bound.arguments))
     dynamic = [i for i, leaf in enumerate(leaves) if _is_array(leaf)]
-    record = CallRecord(target, bound, treedef, leaves, dynamic, kind, original)
+    record = CallRecord(target, treedef, leaves, dynamic, kind)
     name = table.add(record)
 
     def body(*arrays):
