@@ -66,6 +66,36 @@ class FoldConstantsPass(ir.passes.InPlacePass):
             v.const_value.dtype.is_integer() for v in node.inputs if v is not None)
 
 
+class MergeTransposesPass(ir.passes.InPlacePass):
+    """Transpose(Transpose(x)) becomes one Transpose of x, or x itself when the two cancel.
+
+    Layout-changing rules (an NHWC conv) each wrap their op in Transposes; between two such
+    layers the pair cancels.
+    """
+
+    def call(self, model: ir.Model) -> ir.passes.PassResult:
+        modified = False
+        graph = model.graph
+        for node in list(graph):
+            inner = node.inputs[0].producer() if node.op_type == "Transpose" and not node.domain else None
+            if inner is None or inner.op_type != "Transpose" or inner.domain or inner.graph is not graph:
+                continue
+            outer_perm = list(node.attributes["perm"].as_ints())
+            inner_perm = list(inner.attributes["perm"].as_ints())
+            perm = [inner_perm[p] for p in outer_perm]
+            source, out = inner.inputs[0], node.outputs[0]
+            if perm == sorted(perm):
+                if out.is_graph_output():
+                    continue  # the output keeps its name: leave this rare pair alone
+                ir.convenience.replace_all_uses_with(out, source)
+                graph.remove(node, safe=True)
+            else:
+                node.replace_input_with(0, source)
+                node.attributes["perm"] = ir.AttrInt64s("perm", perm)
+            modified = True
+        return ir.passes.PassResult(model, modified)
+
+
 def _rename(old: ir.Value, new: ir.Value) -> ir.Value:
     name = old.name
     old.name = None
@@ -88,8 +118,9 @@ def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
 
 
 def clean(model: ir.Model) -> ir.Model:
-    """Constant folding of data movement, dead code, duplicate constants, common subexpressions, Identity."""
+    """Transpose pairs, constant folding of data movement, dead code, duplicate constants, CSE, Identity."""
     passes = ir.passes.Sequential(
+        MergeTransposesPass(),
         FoldConstantsPass(),
         common.DeduplicateHashedInitializersPass(),
         common.CommonSubexpressionEliminationPass(),
