@@ -204,3 +204,24 @@ def test_identical_constants_are_stored_once():
 
 def test_version_is_exposed():
     assert jax2onnx.__version__
+
+
+@pytest.mark.parametrize("make_spec", [
+    lambda shape: jax.ShapeDtypeStruct(shape, jnp.float32),
+    # A ShapedArray cannot hold str dims: it takes JAX's own symbolic dims.
+    lambda shape: jax.core.ShapedArray(jax.export.symbolic_shape(",".join(map(str, shape))), jnp.float32),
+], ids=["ShapeDtypeStruct", "ShapedArray"])
+def test_abstract_specs_with_named_dims_are_symbolic(make_spec):
+    # Keras's exporter passes ShapeDtypeStruct(("batch", 10), float32): the name is a symbolic dim.
+    model = to_onnx(lambda x, y: x @ y.T, [make_spec(("batch", 10)), make_spec(("batch", 10))])
+    dims = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
+    assert dims == [["batch", 10], ["batch", 10]]
+    for batch in (2, 7):
+        x = np.random.default_rng(batch).standard_normal((batch, 10)).astype(np.float32)
+        np.testing.assert_allclose(_run(model, x, x)[0], x @ x.T, rtol=1e-5, atol=1e-5)
+
+
+def test_abstract_spec_with_int_dims_keeps_dtype():
+    model = to_onnx(lambda x: x * 2, [jax.core.ShapedArray((2, 3), jnp.int32)])
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+    np.testing.assert_array_equal(_run(model, np.ones((2, 3), np.int32))[0], 2 * np.ones((2, 3), np.int32))

@@ -165,16 +165,10 @@ def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double
     for i, leaf in enumerate(leaves):
         dtype = np.dtype(input_dtypes[i]) if input_dtypes is not None else None
         if isinstance(leaf, tuple):
-            if not all(isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d) for d in leaf):
-                raise InputSpecError(f"input {i}: shape {leaf!r} may hold only ints and symbolic dim names")
-            text = ", ".join(str(d) for d in leaf)
-            try:
-                shape = _compat.symbolic_shape(text, scope=scope) if text else ()
-            except Exception as exc:
-                raise InputSpecError(f"input {i}: cannot read shape {leaf!r}: {exc}") from None
-            specs.append(jax.ShapeDtypeStruct(shape, dtype or default))
-        elif isinstance(leaf, jax.ShapeDtypeStruct):
-            specs.append(jax.ShapeDtypeStruct(leaf.shape, dtype or leaf.dtype))
+            specs.append(jax.ShapeDtypeStruct(_symbolic(i, leaf, scope), dtype or default))
+        elif _is_abstract(leaf):
+            # Keras and the established API pass ShapeDtypeStructs whose dims may be names ("batch").
+            specs.append(jax.ShapeDtypeStruct(_symbolic(i, tuple(leaf.shape), scope), dtype or leaf.dtype))
         elif _is_array(leaf) or isinstance(leaf, (int, float, bool)):
             arr = np.asarray(leaf)
             specs.append(jax.ShapeDtypeStruct(arr.shape, dtype or arr.dtype))
@@ -183,6 +177,25 @@ def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double
                 f"input {i} is {type(leaf).__name__}: expected a shape tuple such as ('B', 30), "
                 "a jax.ShapeDtypeStruct or an array")
     return specs
+
+
+def _symbolic(i: int, shape: tuple, scope: Any) -> tuple:
+    """A shape whose str dims ('B', '2*B') become symbolic dims of ``scope``, shared by all inputs."""
+    if not all(isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d) for d in shape):
+        raise InputSpecError(f"input {i}: shape {shape!r} may hold only ints and symbolic dim names")
+    if not any(isinstance(d, str) for d in shape):
+        return tuple(d if _compat.is_symbolic_dim(d) else int(d) for d in shape)
+    text = ", ".join(str(d) for d in shape)
+    try:
+        return _compat.symbolic_shape(text, scope=scope)
+    except Exception as exc:
+        raise InputSpecError(f"input {i}: cannot read shape {shape!r}: {exc}") from None
+
+
+def _is_abstract(x: Any) -> bool:
+    """A ShapeDtypeStruct or a ShapedArray-like abstract value (shape and dtype, no data)."""
+    return isinstance(x, jax.ShapeDtypeStruct) or (
+        hasattr(x, "shape") and hasattr(x, "dtype") and not _is_array(x) and type(x).__name__ == "ShapedArray")
 
 
 def _is_shape(x: tuple) -> bool:
