@@ -225,3 +225,25 @@ def test_abstract_spec_with_int_dims_keeps_dtype():
     model = to_onnx(lambda x: x * 2, [jax.core.ShapedArray((2, 3), jnp.int32)])
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
     np.testing.assert_array_equal(_run(model, np.ones((2, 3), np.int32))[0], 2 * np.ones((2, 3), np.int32))
+
+
+def _mode(path):
+    return oct(os.stat(path).st_mode & 0o777)
+
+
+@pytest.mark.parametrize("external", [False, True])
+def test_saved_files_get_the_umask_mode_and_replaced_files_keep_theirs(tmp_path, external):
+    path = tmp_path / "m.onnx"
+    weights = np.ones((8, 8), np.float32)
+    old = os.umask(0o022)
+    try:
+        save_onnx(lambda x: x @ weights, [("B", 8)], path, external_data=external)
+        written = [path, tmp_path / "m.onnx.data"] if external else [path]
+        assert [_mode(p) for p in written] == ["0o644"] * len(written)
+        for p in written:
+            os.chmod(p, 0o640)
+        save_onnx(lambda x: x @ weights + 1, [("B", 8)], path, external_data=external)
+        assert [_mode(p) for p in written] == ["0o640"] * len(written)
+    finally:
+        os.umask(old)
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in written)

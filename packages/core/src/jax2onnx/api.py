@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -138,8 +139,7 @@ def _save(model: ir.Model, path: str, external_data: bool | None) -> None:
     use_external = size > EXTERNAL_DATA_THRESHOLD if external_data is None else external_data
     directory = os.path.dirname(os.path.abspath(path))
     data_name = os.path.basename(path) + ".data"
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".onnx.tmp")
-    os.close(fd)
+    tmp = _temporary_file(directory)
     tmp_data = tmp + ".data"
     try:
         if use_external:
@@ -150,9 +150,11 @@ def _save(model: ir.Model, path: str, external_data: bool | None) -> None:
                     if entry.key == "location":
                         entry.value = data_name
             onnx.save(proto, tmp)
+            _keep_mode(os.path.join(directory, data_name), tmp_data)
             os.replace(tmp_data, os.path.join(directory, data_name))
         else:
             ir.save(model, tmp)
+        _keep_mode(path, tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise Jax2OnnxError(f"could not write {path!r}: {exc}") from exc
@@ -160,6 +162,23 @@ def _save(model: ir.Model, path: str, external_data: bool | None) -> None:
         for leftover in (tmp, tmp_data):
             if os.path.exists(leftover):
                 os.remove(leftover)
+
+
+def _temporary_file(directory: str) -> str:
+    """A new empty file in ``directory`` with the mode ``open(path, "w")`` would give (umask applied)."""
+    while True:
+        name = os.path.join(directory, f".jax2onnx-{secrets.token_hex(8)}.onnx.tmp")
+        try:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return name
+        except FileExistsError:
+            continue
+
+
+def _keep_mode(existing: str, replacement: str) -> None:
+    """A file that replaces another keeps the other's permissions, as an in-place rewrite would."""
+    if os.path.exists(existing):
+        os.chmod(replacement, stat.S_IMODE(os.stat(existing).st_mode))
 
 
 def allclose(
