@@ -13,12 +13,12 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
-from . import passes
+from . import modes, passes
 from .builder import GraphBuilder, Namer, tensor_type
 from .errors import ExportOptionError, Jax2OnnxError
 from .lower import Converter
 from .registry import get_registry
-from .trace import CallTable, input_tree, make_specs, trace
+from .trace import CallTable, in_mode, input_tree, make_specs, trace
 
 MIN_OPSET, MAX_OPSET = 18, 26
 EXTERNAL_DATA_THRESHOLD = 1 << 30
@@ -39,6 +39,8 @@ def to_onnx(
     input_dtypes: Sequence[Any] | None = None,
     ir_version: int = 10,
     external_data: bool | None = None,
+    training: str = "eval",
+    random_keys: str = "input",
 ) -> Any:
     """Exports ``fn`` called on ``inputs`` to ONNX.
 
@@ -50,11 +52,23 @@ def to_onnx(
 
     ``return_mode``: "proto" (an ``onnx.ModelProto``), "ir" (an ``onnx_ir.Model``) or "file"
     (writes ``output_path`` and returns the path).
+
+    ``training``: "eval" (default) exports modules in inference mode, as after ``model.eval()``
+    (Flax NNX) or ``eqx.nn.inference_mode`` (Equinox), without changing the model; "preserve"
+    keeps the model's current mode; "train" exports training behaviour. Flags passed through
+    ``input_params`` (``deterministic``, ``use_running_average``) still switch at run time.
+    Where training behaviour draws random numbers from the model's RNG streams, each stream's
+    key becomes a graph input after the others (``random_keys="input"``, uint32 key data as
+    ``jax.random.key_data`` gives it); ``random_keys="constant"`` bakes the model's current
+    keys in instead, so every run draws the same numbers.
     """
     _check_options(opset, return_mode, output_path)
+    modes.check(training)
+    if random_keys not in ("input", "constant"):
+        raise ExportOptionError(f"random_keys={random_keys!r}: use 'input' or 'constant'")
     try:
         model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
-                        input_names, output_names, input_dtypes, ir_version)
+                        input_names, output_names, input_dtypes, ir_version, training, random_keys)
     except Jax2OnnxError as exc:
         # The message names the user's line; the converter's frames would only bury it.
         raise exc.with_traceback(None) from exc.__cause__
@@ -87,16 +101,16 @@ def _check_options(opset: int, return_mode: str, output_path: Any) -> None:
 
 
 def _export(fn, inputs, input_params, model_name, opset, double, input_names, output_names,
-            input_dtypes, ir_version) -> ir.Model:
+            input_dtypes, ir_version, training="eval", random_keys="input") -> ir.Model:
     registry = get_registry()
     calls = CallTable()
     specs = make_specs(inputs, input_dtypes, double)
-    traced = trace(fn, specs, input_tree(inputs), input_params, double, registry, calls)
+    traced = trace(fn, specs, input_tree(inputs), input_params, double, registry, calls, training, random_keys)
     jaxpr = traced.closed_jaxpr
 
     namer = Namer()
     builder = GraphBuilder(opset, namer)
-    names = _names(input_names, len(specs), "in", "input_names") + traced.param_names
+    names = _names(input_names, len(specs), "in", "input_names") + traced.param_names + traced.key_names
     graph_inputs = [builder.add_input(n, aval.dtype, aval.shape, exact_name=True)
                     for n, aval in zip(names, traced.in_avals)]
     consts = [builder.param(c, traced.const_names.get(id(c), "const")) for c in jaxpr.consts]
@@ -111,6 +125,8 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
         value.name = name
         value.type, value.shape = tensor_type(aval.dtype, aval.shape)
         final.append(value)
+    # A key input that the exported behaviour never draws from is not asked for.
+    builder.inputs = [v for i, v in enumerate(builder.inputs) if i < len(names) - len(traced.key_names) or v.uses()]
     graph = builder.build(final, model_name)
     model = ir.Model(graph, ir_version=ir_version, producer_name="jax2onnx",
                      producer_version=_version(), functions=list(converter.functions.values()))
@@ -188,8 +204,13 @@ def allclose(
     input_params: Mapping[str, Any] | None = None,
     rtol: float = 1e-3,
     atol: float = 1e-5,
+    *,
+    training: str = "eval",
 ) -> tuple[bool, str]:
     """Runs ``fn`` in JAX and the model in ONNX Runtime on the same concrete ``inputs``.
+
+    ``training`` puts ``fn`` in the mode the export used (see ``to_onnx``): by default a module is
+    compared in inference mode, as the default export computes it.
 
     Returns ``(ok, message)``; the message gives the largest absolute error per output.
     """
@@ -208,7 +229,8 @@ def allclose(
     for meta, value in zip(session.get_inputs(), [*flat_inputs, *params.values()]):
         feeds[meta.name] = np.asarray(value, dtype=_ort_dtype(meta.type, value))
     got = session.run(None, feeds)
-    want = [np.asarray(x) for x in jax.tree_util.tree_leaves(fn(*inputs, **params))]
+    modes.check(training)
+    want = [np.asarray(x) for x in jax.tree_util.tree_leaves(in_mode(fn, training)(*inputs, **params))]
     if len(got) != len(want):
         return False, f"ONNX model has {len(got)} outputs, JAX returned {len(want)}"
     messages, ok = [], True
