@@ -9,6 +9,7 @@ import functools
 import inspect
 import itertools
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -41,6 +42,14 @@ class CallTable:
     def __init__(self) -> None:
         self.records: dict[str, CallRecord] = {}
         self._ids = itertools.count()
+        self.registry: Any = None
+
+    def entry(self, path: str) -> Any:
+        """The named-call rule this export's registry has for ``path``, if it loads."""
+        try:
+            return self.registry.lookup(CALL_PREFIX + path) if self.registry is not None else None
+        except PluginLoadError:
+            return None
 
     def add(self, record: CallRecord) -> str:
         name = f"{CALL_NAME_PREFIX}{next(self._ids)}"
@@ -102,44 +111,74 @@ def _resolve(path: str) -> tuple[Any, str, Any] | None:
     return None
 
 
+# Wrappers stay installed while any export in the process traces (a count under a lock), and act
+# only in the context whose trace is active (a ContextVar): concurrent exports in threads neither see
+# nor undo each other's, and the last one to finish restores every original attribute.
+_install_lock = threading.Lock()
+_installed: dict[tuple[int, str], tuple[Any, str, Any]] = {}
+_tracing_exports = 0
+
+
 @contextlib.contextmanager
 def named_calls(registry: Any, table: CallTable) -> Iterator[None]:
     """Wraps every named-call target of the installed plugins for the duration of a trace.
 
-    Only targets whose library is already imported are wrapped; everything is restored on exit,
-    even on error.
+    Only targets whose library is already imported are wrapped; everything is restored when the
+    last concurrent export ends, even on error. Thread-safe.
     """
-    patched: list[tuple[Any, str, Any]] = []
+    global _tracing_exports
+    table.registry = registry
+    with _install_lock:
+        _tracing_exports += 1
+        try:
+            _install_missing(registry)
+        except BaseException:
+            _release()
+            raise
     token = _active_table.set(table)
     try:
-        for path in registry.call_targets():
-            found = _resolve(path)
-            if found is None:
-                continue
-            owner, attr, original = found
-            try:
-                entry = registry.lookup(CALL_PREFIX + path)
-            except PluginLoadError as exc:
-                # A broken plugin module must not break exports: its calls just stay decomposed.
-                warnings.warn(f"{exc} Exporting '{path}' through its decomposition instead.", stacklevel=3)
-                continue
-            raw = inspect.getattr_static(owner, attr)
-            patched.append((owner, attr, raw))
-            setattr(owner, attr, _wrap(path, original, entry.when, isinstance(raw, staticmethod), entry.body))
         yield
     finally:
-        for owner, attr, raw in reversed(patched):
-            setattr(owner, attr, raw)
         _active_table.reset(token)
+        with _install_lock:
+            _release()
 
 
-def _wrap(path: str, original: Callable, when: Callable | None, static: bool,
-          body: Callable | None = None) -> Callable:
+def _release() -> None:
+    global _tracing_exports
+    _tracing_exports -= 1
+    if _tracing_exports == 0:
+        for owner, attr, raw in reversed(list(_installed.values())):
+            setattr(owner, attr, raw)
+        _installed.clear()
+
+
+def _install_missing(registry: Any) -> None:
+    for path in registry.call_targets():
+        found = _resolve(path)
+        if found is None or (id(found[0]), found[1]) in _installed:
+            continue
+        owner, attr, original = found
+        try:
+            registry.lookup(CALL_PREFIX + path)
+        except PluginLoadError as exc:
+            # A broken plugin module must not break exports: its calls just stay decomposed.
+            warnings.warn(f"{exc} Exporting '{path}' through its decomposition instead.", stacklevel=4)
+            continue
+        raw = inspect.getattr_static(owner, attr)
+        _installed[(id(owner), attr)] = (owner, attr, raw)
+        setattr(owner, attr, _wrap(path, original, isinstance(raw, staticmethod)))
+
+
+def _wrap(path: str, original: Callable, static: bool) -> Callable:
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
-        if not tracing_active() or (when is not None and not when(*args, **kwargs)):
+        table = _active_table.get()
+        entry = table.entry(path) if table is not None else None
+        if entry is None or (entry.when is not None and not entry.when(*args, **kwargs)):
             return original(*args, **kwargs)
-        return call_as_named_jit(path, original if body is None else functools.partial(body, original), args, kwargs)
+        target = original if entry.body is None else functools.partial(entry.body, original)
+        return call_as_named_jit(path, target, args, kwargs)
 
     return staticmethod(wrapper) if static else wrapper
 
