@@ -62,6 +62,8 @@ def to_onnx(
     ``jax.random.key_data`` gives it); ``random_keys="constant"`` bakes the model's current
     keys in instead, so every run draws the same numbers.
     """
+    if not callable(fn):
+        raise ExportOptionError(f"fn must be callable (a function or a module): got {type(fn).__name__} {fn!r:.60}")
     _check_options(opset, return_mode, output_path)
     modes.check(training)
     if random_keys not in ("input", "constant"):

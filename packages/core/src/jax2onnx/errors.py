@@ -19,6 +19,10 @@ class TraceError(Jax2OnnxError):
     """JAX could not trace the function with the given input specs."""
 
 
+class OutputSpecError(TraceError):
+    """The function returned something that is not an array (a string, an object)."""
+
+
 class UnsupportedPrimitiveError(Jax2OnnxError):
     """No installed plugin lowers a JAX primitive (or a named call) used by the function."""
 

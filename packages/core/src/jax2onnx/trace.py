@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from . import _compat, modes
-from .errors import InputSpecError, Jax2OnnxError, PluginLoadError, TraceError
+from .errors import InputSpecError, Jax2OnnxError, OutputSpecError, PluginLoadError, TraceError
 from .plugin import CALL_PREFIX
 
 CALL_NAME_PREFIX = "jax2onnx_call_"
@@ -221,8 +221,15 @@ def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double
 
 def _symbolic(i: int, shape: tuple, scope: Any) -> tuple:
     """A shape whose str dims ('B', '2*B') become symbolic dims of ``scope``, shared by all inputs."""
-    if not all(isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d) for d in shape):
-        raise InputSpecError(f"input {i}: shape {shape!r} may hold only ints and symbolic dim names")
+    for d in shape:
+        if isinstance(d, bool) or not (isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d)):
+            raise InputSpecError(f"input {i}: dim {d!r} ({type(d).__name__}) in shape {shape!r}: expected a "
+                                 "non-negative int, or a name such as 'B' for a symbolic dim")
+        if isinstance(d, (int, np.integer)) and d < 0:
+            raise InputSpecError(f"input {i}: dim {d} in shape {shape!r} is negative: give its size, or a name "
+                                 "such as 'B' for a dim that varies")
+        if isinstance(d, str) and not d.strip():
+            raise InputSpecError(f"input {i}: shape {shape!r} has an empty dim name: name it, such as 'B'")
     if not any(isinstance(d, str) for d in shape):
         return tuple(d if _compat.is_symbolic_dim(d) else int(d) for d in shape)
     text = ", ".join(str(d) for d in shape)
@@ -302,7 +309,9 @@ def trace(fn: Callable, specs: list[Any], tree: Any, input_params: dict[str, Any
         # A model that is a pytree (an NNX or Equinox module) is rebuilt inside the trace, so it may
         # update its state and enter module transforms there without touching the user's object.
         target = fn if model is None else model.rebuild(dict(zip(key_slots, flat[n_args:])), training)
-        return target(*args, **kwargs)
+        return _checked_outputs(target(*args, **kwargs))
+
+    _check_arity(fn, tree, param_names)
 
     try:
         with _compat.enable_x64(double), named_calls(registry, table):
@@ -320,6 +329,33 @@ def trace(fn: Callable, specs: list[Any], tree: Any, input_params: dict[str, Any
     names = parameter_names(fn)
     key_names = [names.get(id(model.leaves[i]), "rng_key").replace(".", "_") for i in key_slots]
     return TracedFunction(closed, [*specs, *param_specs, *key_specs], tree, out_tree, param_names, names, key_names)
+
+
+def _check_arity(fn: Callable, tree: Any, param_names: list[str]) -> None:
+    """``fn`` accepts one positional argument per input spec and the ``input_params`` keywords."""
+    args = jax.tree_util.tree_unflatten(tree, [None] * tree.num_leaves)
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args, **dict.fromkeys(param_names))
+    except TypeError as exc:
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        raise InputSpecError(
+            f"{name}{signature} cannot be called with {len(args)} input(s) and input_params "
+            f"{param_names}: {exc}. Give one input spec per positional argument.") from None
+
+
+def _checked_outputs(out: Any) -> Any:
+    """The function's result, after checking that every leaf is an array (or a number)."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(out)[0]:
+        if not isinstance(leaf, (jax.Array, np.ndarray, np.generic, int, float, complex)):
+            where = jax.tree_util.keystr(path) or "(the whole result)"
+            raise OutputSpecError(
+                f"output {where} is {type(leaf).__name__} ({leaf!r:.60}): every output must be an array, or a "
+                "pytree (tuple, list, dict) of arrays. Return only arrays from the exported function.")
+    return out
 
 
 def in_mode(fn: Callable, training: str) -> Callable:

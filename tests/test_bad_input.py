@@ -1,0 +1,54 @@
+"""Bad input gets a typed error naming the argument, what was given and what was expected."""
+
+import jax.numpy as jnp
+import pytest
+
+from jax2onnx import ExportOptionError, InputSpecError, Jax2OnnxError, OutputSpecError, to_onnx
+
+
+@pytest.mark.parametrize("spec, words", [
+    ((-1, 3), ["input 0", "-1", "negative"]),
+    ((2.5, 3), ["input 0", "2.5", "float", "non-negative int"]),
+    (("", 3), ["input 0", "empty dim name"]),
+    ((True, 3), ["input 0", "True", "bool"]),
+    ((None, 3), ["input 0", "None"]),
+])
+def test_bad_dims(spec, words):
+    with pytest.raises(InputSpecError) as info:
+        to_onnx(lambda x: x + 1, [spec])
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize("fn, path", [
+    (lambda x: "hello", "(the whole result)"),
+    (lambda x: (x, "label"), "[1]"),
+    (lambda x: {"y": x, "name": object()}, "['name']"),
+])
+def test_non_array_outputs_name_their_path(fn, path):
+    with pytest.raises(OutputSpecError) as info:
+        to_onnx(fn, [("B", 3)])
+    assert f"output {path}" in str(info.value) and "must be an array" in str(info.value)
+
+
+def test_fn_that_is_not_callable():
+    with pytest.raises(ExportOptionError, match="fn must be callable.*got ndarray"):
+        to_onnx(jnp.ones(3).__array__(), [(3,)])
+
+
+@pytest.mark.parametrize("inputs", [[(3,), (3,)], []])
+def test_wrong_number_of_inputs(inputs):
+    def one_input(x):
+        return x
+
+    with pytest.raises(InputSpecError, match=r"one_input\(x\) cannot be called with \d input"):
+        to_onnx(one_input, inputs)
+
+
+def test_unknown_input_param():
+    with pytest.raises(InputSpecError, match="unexpected keyword argument 'flag'"):
+        to_onnx(lambda x: x, [(3,)], input_params={"flag": True})
+
+
+def test_every_error_is_a_jax2onnx_error():
+    assert issubclass(OutputSpecError, Jax2OnnxError) and issubclass(InputSpecError, Jax2OnnxError)
