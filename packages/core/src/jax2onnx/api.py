@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
+import signal
 import stat
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -157,8 +161,10 @@ def _save(model: ir.Model, path: str, external_data: bool | None) -> None:
     use_external = size > EXTERNAL_DATA_THRESHOLD if external_data is None else external_data
     directory = os.path.dirname(os.path.abspath(path))
     data_name = os.path.basename(path) + ".data"
+    _remove_stale_temporaries(directory)
     tmp = _temporary_file(directory)
     tmp_data = tmp + ".data"
+    restore = _signals_raise()
     try:
         if use_external:
             ir.save(model, tmp, external_data=os.path.basename(tmp_data))
@@ -180,12 +186,50 @@ def _save(model: ir.Model, path: str, external_data: bool | None) -> None:
         for leftover in (tmp, tmp_data):
             if os.path.exists(leftover):
                 os.remove(leftover)
+        restore()
+
+
+def _signals_raise() -> Callable[[], None]:
+    """While a save runs in the main thread, SIGTERM raises (as Ctrl-C does) so its files are cleaned up."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):
+        return lambda: None  # the program handles SIGTERM itself
+
+    def interrupted(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, interrupted)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+_TEMPORARY = re.compile(r"\.jax2onnx-(\d+)-[0-9a-f]+\.onnx\.tmp(\.data)?")
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Removes what a save killed outright (SIGKILL, power loss) left in ``directory``: its process is gone."""
+    for name in os.listdir(directory):
+        match = _TEMPORARY.fullmatch(name)
+        if match and not _alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(directory, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _temporary_file(directory: str) -> str:
     """A new empty file in ``directory`` with the mode ``open(path, "w")`` would give (umask applied)."""
     while True:
-        name = os.path.join(directory, f".jax2onnx-{secrets.token_hex(8)}.onnx.tmp")
+        name = os.path.join(directory, f".jax2onnx-{os.getpid()}-{secrets.token_hex(8)}.onnx.tmp")
         try:
             os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return name
