@@ -1,8 +1,14 @@
-"""The quickstart: export a small Flax NNX MLP with a symbolic batch dim, then check it in ONNX Runtime."""
+"""The quickstart: export a small Flax NNX MLP with a symbolic batch dim, then check it in ONNX Runtime.
+
+The export is the inference graph (Dropout off, BatchNorm on its running averages) without a
+``model.eval()``: ``training="eval"`` is the default of ``save_onnx``/``to_onnx`` and of ``allclose``.
+Pass ``training="preserve"`` to export the model's current mode, or ``training="train"``.
+"""
 
 import numpy as np
 import onnx
 from flax import nnx
+
 from jax2onnx import allclose, save_onnx
 
 
@@ -19,7 +25,6 @@ class MLP(nnx.Module):
 
 
 my_model = MLP(din=30, dmid=20, dout=10, rngs=nnx.Rngs(0))
-my_model.eval()
 
 save_onnx(my_model, [("B", 30)], "my_model.onnx")  # 'B' is a symbolic batch dim
 

@@ -204,3 +204,46 @@ def test_identical_constants_are_stored_once():
 
 def test_version_is_exposed():
     assert jax2onnx.__version__
+
+
+@pytest.mark.parametrize("make_spec", [
+    lambda shape: jax.ShapeDtypeStruct(shape, jnp.float32),
+    # A ShapedArray cannot hold str dims: it takes JAX's own symbolic dims.
+    lambda shape: jax.core.ShapedArray(jax.export.symbolic_shape(",".join(map(str, shape))), jnp.float32),
+], ids=["ShapeDtypeStruct", "ShapedArray"])
+def test_abstract_specs_with_named_dims_are_symbolic(make_spec):
+    # Keras's exporter passes ShapeDtypeStruct(("batch", 10), float32): the name is a symbolic dim.
+    model = to_onnx(lambda x, y: x @ y.T, [make_spec(("batch", 10)), make_spec(("batch", 10))])
+    dims = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
+    assert dims == [["batch", 10], ["batch", 10]]
+    for batch in (2, 7):
+        x = np.random.default_rng(batch).standard_normal((batch, 10)).astype(np.float32)
+        np.testing.assert_allclose(_run(model, x, x)[0], x @ x.T, rtol=1e-5, atol=1e-5)
+
+
+def test_abstract_spec_with_int_dims_keeps_dtype():
+    model = to_onnx(lambda x: x * 2, [jax.core.ShapedArray((2, 3), jnp.int32)])
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+    np.testing.assert_array_equal(_run(model, np.ones((2, 3), np.int32))[0], 2 * np.ones((2, 3), np.int32))
+
+
+def _mode(path):
+    return oct(os.stat(path).st_mode & 0o777)
+
+
+@pytest.mark.parametrize("external", [False, True])
+def test_saved_files_get_the_umask_mode_and_replaced_files_keep_theirs(tmp_path, external):
+    path = tmp_path / "m.onnx"
+    weights = np.ones((8, 8), np.float32)
+    old = os.umask(0o022)
+    try:
+        save_onnx(lambda x: x @ weights, [("B", 8)], path, external_data=external)
+        written = [path, tmp_path / "m.onnx.data"] if external else [path]
+        assert [_mode(p) for p in written] == ["0o644"] * len(written)
+        for p in written:
+            os.chmod(p, 0o640)
+        save_onnx(lambda x: x @ weights + 1, [("B", 8)], path, external_data=external)
+        assert [_mode(p) for p in written] == ["0o640"] * len(written)
+    finally:
+        os.umask(old)
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in written)

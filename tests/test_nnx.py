@@ -107,11 +107,12 @@ def test_batchnorm_flag_selects_batch_statistics_at_run_time():
 def test_training_mode_export_leaves_the_model_state_alone():
     dropout = nnx.Dropout(0.5, rngs=nnx.Rngs(0))
     bn = nnx.BatchNorm(3, use_running_average=False, momentum=0.5, rngs=nnx.Rngs(0))
-    onnx_dropout = to_onnx(dropout, [("B", 6)])
-    to_onnx(bn, [("B", 3)])
+    # Training behaviour with the model's own key baked in: the explicit opt-in for a frozen mask.
+    onnx_dropout = to_onnx(dropout, [("B", 6)], training="preserve", random_keys="constant")
+    to_onnx(bn, [("B", 3)], training="preserve")
     assert int(dropout.rngs.count.get_value()) == 0
     np.testing.assert_array_equal(bn.mean.get_value(), np.zeros(3, np.float32))
     # The exported mask comes from the same key and counter as the next JAX call: bit-exact.
     x = np.random.default_rng(5).standard_normal((4, 6)).astype(np.float32)
-    ok, message = allclose(dropout, onnx_dropout, [x], rtol=0, atol=0)
+    ok, message = allclose(dropout, onnx_dropout, [x], rtol=0, atol=0, training="preserve")
     assert ok, message

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -12,13 +13,13 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
-from . import _compat, passes
+from . import _compat, modes, passes
 from .builder import GraphBuilder, Namer, tensor_type
 from .errors import ExportOptionError, Jax2OnnxError
 from .layout import NCHW_TO_NHWC, NHWC_TO_NCHW, Layout
 from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog
 from .registry import get_registry
-from .trace import CallTable, input_tree, is_shape_spec, make_specs, trace
+from .trace import CallTable, in_mode, input_tree, is_shape_spec, make_specs, trace
 
 MIN_OPSET, MAX_OPSET = 18, 26
 EXTERNAL_DATA_THRESHOLD = 1 << 30
@@ -41,6 +42,8 @@ def to_onnx(
     input_dtypes: Sequence[Any] | None = None,
     ir_version: int = 10,
     external_data: bool | None = None,
+    training: str = "eval",
+    random_keys: str = "input",
     inputs_as_nchw: Sequence[int | str] | None = None,
     outputs_as_nchw: Sequence[int | str] | None = None,
     export_mode: str = "standard",
@@ -58,6 +61,15 @@ def to_onnx(
     ``return_mode``: "proto" (an ``onnx.ModelProto``), "ir" (an ``onnx_ir.Model``) or "file"
     (writes ``output_path`` and returns the path).
 
+    ``training``: "eval" (default) exports modules in inference mode, as after ``model.eval()``
+    (Flax NNX) or ``eqx.nn.inference_mode`` (Equinox), without changing the model; "preserve"
+    keeps the model's current mode; "train" exports training behaviour. Flags passed through
+    ``input_params`` (``deterministic``, ``use_running_average``) still switch at run time.
+    Where training behaviour draws random numbers from the model's RNG streams, each stream's
+    key becomes a graph input after the others (``random_keys="input"``, uint32 key data as
+    ``jax.random.key_data`` gives it); ``random_keys="constant"`` bakes the model's current
+    keys in instead, so every run draws the same numbers.
+
     ``inputs_as_nchw`` / ``outputs_as_nchw``: positions (or names) of rank-4 inputs/outputs that
     the ONNX model takes/returns channels-first while ``fn`` works channels-last (NHWC); the
     boundary Transposes cancel against those of NHWC convolutions inside the graph.
@@ -69,10 +81,13 @@ def to_onnx(
     writes a log of every primitive the export lowered (nesting, params, shapes, rule).
     """
     _check_options(opset, return_mode, output_path)
+    modes.check(training)
+    if random_keys not in ("input", "constant"):
+        raise ExportOptionError(f"random_keys={random_keys!r}: use 'input' or 'constant'")
     options = _export_options(export_mode, normalization_mode, external_data)
     try:
         model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
-                        input_names, output_names, input_dtypes, ir_version,
+                        input_names, output_names, input_dtypes, ir_version, training, random_keys,
                         Layout(inputs_as_nchw, outputs_as_nchw), options, record_primitive_calls_file)
     except Jax2OnnxError as exc:
         # The message names the user's line; the converter's frames would only bury it.
@@ -117,11 +132,12 @@ def _export_options(export_mode: str, normalization_mode: str, external_data: bo
 
 
 def _export(fn, inputs, input_params, model_name, opset, double, input_names, output_names,
-            input_dtypes, ir_version, layout=None, options=None, record_file=None) -> ir.Model:
+            input_dtypes, ir_version, training="eval", random_keys="input", layout=None, options=None,
+            record_file=None) -> ir.Model:
     registry = get_registry()
     calls = CallTable()
     specs = make_specs(inputs, input_dtypes, double)
-    traced = trace(fn, specs, input_tree(inputs), input_params, double, registry, calls)
+    traced = trace(fn, specs, input_tree(inputs), input_params, double, registry, calls, training, random_keys)
     jaxpr = traced.closed_jaxpr
     layout = layout or Layout()
 
@@ -131,7 +147,7 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
     nchw_in = layout.inputs(names, specs)
     if input_names is None:
         names = [f"{n}_nchw" if i in nchw_in else n for i, n in enumerate(names)]
-    names += traced.param_names
+    names += traced.param_names + traced.key_names
     graph_inputs = [builder.add_input(n, aval.dtype, layout.outer_shape(aval.shape, i in nchw_in), exact_name=True)
                     for i, (n, aval) in enumerate(zip(names, traced.in_avals))]
     inner_inputs = [layout.to_nhwc(builder, v, aval) if i in nchw_in else v
@@ -154,6 +170,8 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
         value.name = name
         value.type, value.shape = tensor_type(aval.dtype, layout.outer_shape(aval.shape, i in nchw_out))
         final.append(value)
+    # A key input that the exported behaviour never draws from is not asked for.
+    builder.inputs = [v for i, v in enumerate(builder.inputs) if i < len(names) - len(traced.key_names) or v.uses()]
     graph = builder.build(final, model_name)
     model = ir.Model(graph, ir_version=ir_version, producer_name="jax2onnx",
                      producer_version=_version(), functions=list(converter.functions.values()))
@@ -189,8 +207,7 @@ def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: s
                 f"{size / 2**30:.2f} GiB and one ONNX file cannot exceed 2 GiB (protobuf's limit). Shrink the "
                 "model (float16 or quantized weights) or use export_mode='standard' (weights in a .data file).")
         use_external = False
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".onnx.tmp")
-    os.close(fd)
+    tmp = _temporary_file(directory)
     tmp_data = tmp + ".data"
     try:
         if use_external:
@@ -201,9 +218,11 @@ def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: s
                     if entry.key == "location":
                         entry.value = data_name
             onnx.save(proto, tmp)
+            _keep_mode(os.path.join(directory, data_name), tmp_data)
             os.replace(tmp_data, os.path.join(directory, data_name))
         else:
             ir.save(model, tmp)
+        _keep_mode(path, tmp)
         os.replace(tmp, path)
         if export_mode == "web" and os.path.exists(os.path.join(directory, data_name)):
             os.remove(os.path.join(directory, data_name))  # a stale sidecar of an earlier standard export
@@ -213,6 +232,23 @@ def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: s
         for leftover in (tmp, tmp_data):
             if os.path.exists(leftover):
                 os.remove(leftover)
+
+
+def _temporary_file(directory: str) -> str:
+    """A new empty file in ``directory`` with the mode ``open(path, "w")`` would give (umask applied)."""
+    while True:
+        name = os.path.join(directory, f".jax2onnx-{secrets.token_hex(8)}.onnx.tmp")
+        try:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return name
+        except FileExistsError:
+            continue
+
+
+def _keep_mode(existing: str, replacement: str) -> None:
+    """A file that replaces another keeps the other's permissions, as an in-place rewrite would."""
+    if os.path.exists(existing):
+        os.chmod(replacement, stat.S_IMODE(os.stat(existing).st_mode))
 
 
 def allclose(
@@ -226,6 +262,7 @@ def allclose(
     enable_double_precision: bool = False,
     inputs_as_nchw: Sequence[int | str] | None = None,
     outputs_as_nchw: Sequence[int | str] | None = None,
+    training: str = "eval",
 ) -> tuple[bool, str]:
     """Runs ``fn`` in JAX and the model in ONNX Runtime on the same ``inputs``; ``(ok, message)``.
 
@@ -236,7 +273,11 @@ def allclose(
     ``outputs_as_nchw`` are those given to ``to_onnx``: the rank-4 ``inputs`` stay NHWC for ``fn``
     and are transposed for the model, whose outputs are transposed back. The message gives the
     largest absolute error per output.
+
+    ``training`` puts ``fn`` in the mode the export used (see ``to_onnx``): by default a module is
+    compared in inference mode, as the default export computes it.
     """
+    modes.check(training)
     params = dict(input_params or {})
     values = sample_inputs(inputs, enable_double_precision)
     session = _ort_session(onnx_model_path)
@@ -245,7 +286,7 @@ def allclose(
     nchw_out = Layout(outputs_as_nchw=outputs_as_nchw).outputs([o.name for o in session.get_outputs()], None)
     got = [np.transpose(g, NCHW_TO_NHWC) if i in nchw_out and g.ndim == 4 else g for i, g in enumerate(got)]
     with _compat.enable_x64(enable_double_precision):
-        want = [np.asarray(x) for x in jax.tree_util.tree_leaves(fn(*values, **params))]
+        want = [np.asarray(x) for x in jax.tree_util.tree_leaves(in_mode(fn, training)(*values, **params))]
     return compare_outputs(got, want, rtol, atol, "JAX")
 
 
@@ -278,8 +319,6 @@ def _feeds(session: Any, values: Sequence[Any], params: Mapping[str, Any],
     metas = session.get_inputs()
     positional = [m for m in metas if m.name not in params]
     flat = jax.tree_util.tree_leaves(list(values))
-    if len(flat) != len(positional):
-        raise ExportOptionError(f"the model has {len(positional)} array inputs, {len(flat)} values were given")
     nchw_in = Layout(inputs_as_nchw).inputs([m.name for m in positional], None)
     feeds = {}
     for i, (meta, value) in enumerate(zip(positional, flat)):

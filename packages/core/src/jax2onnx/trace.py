@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import _compat
+from . import _compat, modes
 from .errors import InputSpecError, Jax2OnnxError, PluginLoadError, TraceError
 from .plugin import CALL_PREFIX
 
@@ -154,6 +154,7 @@ class TracedFunction:
     out_tree: Any
     param_names: list[str]
     const_names: dict[int, str]
+    key_names: list[str] = dataclasses.field(default_factory=list)
 
 
 def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double: bool) -> list[Any]:
@@ -169,16 +170,10 @@ def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double
         dtype = np.dtype(input_dtypes[i]) if input_dtypes is not None else None
         leaf = _as_spec(leaf)
         if isinstance(leaf, tuple):
-            if not all(isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d) for d in leaf):
-                raise InputSpecError(f"input {i}: shape {leaf!r} may hold only ints and symbolic dim names")
-            text = ", ".join(str(d) for d in leaf)
-            try:
-                shape = _compat.symbolic_shape(text, scope=scope) if text else ()
-            except Exception as exc:
-                raise InputSpecError(f"input {i}: cannot read shape {leaf!r}: {exc}") from None
-            specs.append(jax.ShapeDtypeStruct(shape, dtype or default))
-        elif isinstance(leaf, jax.ShapeDtypeStruct):
-            specs.append(jax.ShapeDtypeStruct(leaf.shape, dtype or leaf.dtype))
+            specs.append(jax.ShapeDtypeStruct(_symbolic(i, leaf, scope), dtype or default))
+        elif _is_abstract(leaf):
+            # Keras and the established API pass ShapeDtypeStructs whose dims may be names ("batch").
+            specs.append(jax.ShapeDtypeStruct(_symbolic(i, tuple(leaf.shape), scope), dtype or leaf.dtype))
         elif _is_array(leaf) or isinstance(leaf, (int, float, bool)):
             arr = np.asarray(leaf)
             specs.append(jax.ShapeDtypeStruct(arr.shape, dtype or arr.dtype))
@@ -187,6 +182,25 @@ def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double
                 f"input {i} is {type(leaf).__name__}: expected a shape tuple such as ('B', 30), "
                 "a jax.ShapeDtypeStruct or an array")
     return specs
+
+
+def _symbolic(i: int, shape: tuple, scope: Any) -> tuple:
+    """A shape whose str dims ('B', '2*B') become symbolic dims of ``scope``, shared by all inputs."""
+    if not all(isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d) for d in shape):
+        raise InputSpecError(f"input {i}: shape {shape!r} may hold only ints and symbolic dim names")
+    if not any(isinstance(d, str) for d in shape):
+        return tuple(d if _compat.is_symbolic_dim(d) else int(d) for d in shape)
+    text = ", ".join(str(d) for d in shape)
+    try:
+        return _compat.symbolic_shape(text, scope=scope)
+    except Exception as exc:
+        raise InputSpecError(f"input {i}: cannot read shape {shape!r}: {exc}") from None
+
+
+def _is_abstract(x: Any) -> bool:
+    """A ShapeDtypeStruct or a ShapedArray-like abstract value (shape and dtype, no data)."""
+    return isinstance(x, jax.ShapeDtypeStruct) or (
+        hasattr(x, "shape") and hasattr(x, "dtype") and not _is_array(x) and type(x).__name__ == "ShapedArray")
 
 
 def _is_shape(x: tuple | list) -> bool:
@@ -266,23 +280,29 @@ def _path_name(prefix: str, path: Sequence[Any]) -> str:
 
 
 def trace(fn: Callable, specs: list[Any], tree: Any, input_params: dict[str, Any], double: bool,
-          registry: Any, table: CallTable) -> TracedFunction:
+          registry: Any, table: CallTable, training: str = "eval", random_keys: str = "input") -> TracedFunction:
     param_names = list(input_params)
     param_specs = [jax.ShapeDtypeStruct((), _param_dtype(v, double)) for v in input_params.values()]
 
-    callable_leaves, callable_tree = _callable_pytree(fn)
+    model = _Rebuildable.of(fn)
+    modes.announce(model.owner if model else fn, training)
+    # A model's RNG streams (NNX Rngs, keys held by Equinox modules) become graph inputs where the
+    # exported behaviour draws from them, so each run can draw anew instead of replaying one mask.
+    key_slots = model.key_slots() if model and training != "eval" and random_keys == "input" else []
+    key_specs = [jax.ShapeDtypeStruct(model.leaves[i].shape, model.leaves[i].dtype) for i in key_slots]
+    n_args = len(specs) + len(param_specs)
 
     def flat_fn(*flat):
         args = jax.tree_util.tree_unflatten(tree, flat[: len(specs)])
-        kwargs = dict(zip(param_names, flat[len(specs):]))
+        kwargs = dict(zip(param_names, flat[len(specs):n_args]))
         # A model that is a pytree (an NNX or Equinox module) is rebuilt inside the trace, so it may
         # update its state and enter module transforms there without touching the user's object.
-        target = fn if callable_tree is None else jax.tree_util.tree_unflatten(callable_tree, callable_leaves)
+        target = fn if model is None else model.rebuild(dict(zip(key_slots, flat[n_args:])), training)
         return target(*args, **kwargs)
 
     try:
         with _compat.enable_x64(double), named_calls(registry, table):
-            closed, out_shape = jax.make_jaxpr(flat_fn, return_shape=True)(*specs, *param_specs)
+            closed, out_shape = jax.make_jaxpr(flat_fn, return_shape=True)(*specs, *param_specs, *key_specs)
     except Jax2OnnxError:
         raise
     except Exception as exc:
@@ -293,20 +313,44 @@ def trace(fn: Callable, specs: list[Any], tree: Any, input_params: dict[str, Any
             f"  at {where}\n"
             "Check that the input specs (shapes, dtypes, symbolic dims) are what the function expects.") from exc
     out_tree = jax.tree_util.tree_structure(out_shape)
-    return TracedFunction(closed, [*specs, *param_specs], tree, out_tree, param_names, parameter_names(fn))
+    names = parameter_names(fn)
+    key_names = [names.get(id(model.leaves[i]), "rng_key").replace(".", "_") for i in key_slots]
+    return TracedFunction(closed, [*specs, *param_specs, *key_specs], tree, out_tree, param_names, names, key_names)
 
 
-def _callable_pytree(fn: Any) -> tuple[list[Any], Any]:
-    """(leaves, treedef) of a callable that is a pytree with array leaves, else ([], None)."""
-    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn):
-        return [], None
-    try:
-        leaves, treedef = jax.tree_util.tree_flatten(fn)
-    except Exception:
-        return [], None
-    if not any(_is_array(leaf) for leaf in leaves):
-        return [], None
-    return leaves, treedef
+def in_mode(fn: Callable, training: str) -> Callable:
+    """``fn`` as an export with this ``training`` option sees it (a copy of a module, switched)."""
+    model = _Rebuildable.of(fn) if training != "preserve" else None
+    return fn if model is None else model.rebuild({}, training)
+
+
+class _Rebuildable:
+    """A callable that is a pytree with array leaves (a module), or a bound method of one."""
+
+    def __init__(self, owner: Any, method: Any, leaves: list[Any], treedef: Any):
+        self.owner, self.method, self.leaves, self.treedef = owner, method, leaves, treedef
+
+    @classmethod
+    def of(cls, fn: Any) -> _Rebuildable | None:
+        owner = fn.__self__ if inspect.ismethod(fn) else fn
+        if inspect.isfunction(owner) or inspect.ismethod(owner) or inspect.isbuiltin(owner) or inspect.ismodule(owner):
+            return None
+        try:
+            leaves, treedef = jax.tree_util.tree_flatten(owner)
+        except Exception:
+            return None
+        if not any(_is_array(leaf) for leaf in leaves):
+            return None
+        return cls(owner, fn.__func__ if inspect.ismethod(fn) else None, leaves, treedef)
+
+    def key_slots(self) -> list[int]:
+        return [i for i, leaf in enumerate(self.leaves)
+                if isinstance(leaf, jax.Array) and _compat.is_key_dtype(leaf.dtype)]
+
+    def rebuild(self, replaced: dict[int, Any], training: str) -> Callable:
+        leaves = [replaced.get(i, leaf) for i, leaf in enumerate(self.leaves)]
+        owner = modes.apply(jax.tree_util.tree_unflatten(self.treedef, leaves), training)
+        return owner if self.method is None else self.method.__get__(owner)
 
 
 def _param_dtype(value: Any, double: bool) -> Any:

@@ -19,6 +19,7 @@ import onnx_ir as ir
 from . import _compat
 from .api import _feeds, _ort_session, compare_outputs, sample_inputs
 from .layout import NCHW_TO_NHWC, Layout
+from .trace import in_mode
 
 RUNNER = Path(__file__).with_name("node") / "onnxruntime_web_runner.cjs"
 MODULE_DIR_ENV = "JAX2ONNX_ONNXRUNTIME_WEB_DIR"
@@ -46,12 +47,13 @@ def allclose_onnxruntime_web(
     outputs_as_nchw: Sequence[int | str] | None = None,
     enable_double_precision: bool = False,
     onnxruntime_web_dir: str | os.PathLike | None = None,
+    training: str = "eval",
 ) -> tuple[bool, str]:
     """Runs the model in onnxruntime-web's WebAssembly backend under Node.js; ``(ok, message)``.
 
     The reference is ONNX Runtime on CPU (Python) on the same feeds, or JAX when ``fn`` is given
-    (then ``outputs_as_nchw`` and ``enable_double_precision`` mean what they mean for
-    ``allclose``). ``inputs``, ``input_params`` and ``inputs_as_nchw`` are as for ``allclose``
+    (then ``outputs_as_nchw``, ``enable_double_precision`` and ``training`` mean what they mean
+    for ``allclose``). ``inputs``, ``input_params`` and ``inputs_as_nchw`` are as for ``allclose``
     (shape tuples get random values). ``onnx_model_path`` is a path (typically written with
     ``export_mode="web"``), an ``onnx.ModelProto`` or an ``onnx_ir.Model``.
 
@@ -74,7 +76,7 @@ def allclose_onnxruntime_web(
             want, reference = session.run(None, feeds), "ONNX Runtime CPU"
         else:
             with _compat.enable_x64(enable_double_precision):
-                want = [np.asarray(x) for x in jax.tree_util.tree_leaves(fn(*values, **params))]
+                want = [np.asarray(x) for x in jax.tree_util.tree_leaves(in_mode(fn, training)(*values, **params))]
             reference = "JAX"
         module_dir = onnxruntime_web_dir or os.environ.get(MODULE_DIR_ENV)
         spec = {"model": os.path.abspath(model_path), "moduleDir": os.fspath(module_dir) if module_dir else None,

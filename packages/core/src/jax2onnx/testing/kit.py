@@ -93,8 +93,11 @@ def run_case(case: Case) -> Any:
     tc = case.testcase
     fn = tc.build()
     dtypes = _mode_dtypes(tc, case.double)
+    # The kit checks that the export computes what the callable computes as it stands: its mode and
+    # its RNG keys as they are (the training and random_keys defaults have tests of their own).
     model = to_onnx(fn, tc.inputs, input_params=tc.input_params, opset=case.opset,
-                    enable_double_precision=case.double, input_dtypes=dtypes)
+                    enable_double_precision=case.double, input_dtypes=dtypes,
+                    training="preserve", random_keys="constant")
     onnx.checker.check_model(model, full_check=True)
     onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     _check_graph(tc, model)
