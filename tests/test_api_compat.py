@@ -80,11 +80,12 @@ def _input_dims(model):
     (["B", 3], ["B", 3]),
     (jax.ShapeDtypeStruct((2, 3), jnp.float32), [2, 3]),
     (jax.ShapeDtypeStruct(jax.export.symbolic_shape("B, 3"), jnp.float32), ["B", 3]),
+    (jax.ShapeDtypeStruct(("B", 3), jnp.float32), ["B", 3]),
     (jax.core.ShapedArray((2, 3), jnp.float32), [2, 3]),
     (jax.core.ShapedArray(jax.export.symbolic_shape("B, 3"), jnp.float32), ["B", 3]),
     (np.zeros((2, 3), np.float32), [2, 3]),
     (jnp.zeros((2, 3), jnp.float32), [2, 3]),
-], ids=["tuple", "list", "list-str", "sds", "sds-symbolic", "shaped", "shaped-symbolic", "numpy", "jax"])
+], ids=["tuple", "list", "list-str", "sds", "sds-symbolic", "sds-str", "shaped", "shaped-symbolic", "numpy", "jax"])
 def test_input_spec_forms(spec, dims):
     model = to_onnx(lambda x: jnp.tanh(x) * 2.0, [spec])
     assert _input_dims(model) == [dims]
