@@ -18,6 +18,7 @@ from .errors import (
     UnsupportedPrimitiveError,
 )
 from .functions import onnx_function
+from .web import allclose_onnxruntime_web
 
 __all__ = [
     "ExportOptionError",
@@ -31,6 +32,7 @@ __all__ = [
     "UnsupportedDtypeError",
     "UnsupportedPrimitiveError",
     "allclose",
+    "allclose_onnxruntime_web",
     "onnx_function",
     "save_onnx",
     "to_onnx",

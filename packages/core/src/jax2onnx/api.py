@@ -17,15 +17,18 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
-from . import modes, passes
+from . import _compat, modes, passes
 from .builder import GraphBuilder, Namer, tensor_type
 from .errors import ExportOptionError, Jax2OnnxError
-from .lower import Converter
+from .layout import NCHW_TO_NHWC, NHWC_TO_NCHW, Layout
+from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog
 from .registry import get_registry
-from .trace import CallTable, in_mode, input_tree, make_specs, trace
+from .trace import CallTable, in_mode, input_tree, is_shape_spec, make_specs, trace
 
 MIN_OPSET, MAX_OPSET = 18, 26
 EXTERNAL_DATA_THRESHOLD = 1 << 30
+PROTOBUF_LIMIT = 1 << 31
+EXPORT_MODES = ("standard", "web")
 
 
 def to_onnx(
@@ -45,6 +48,11 @@ def to_onnx(
     external_data: bool | None = None,
     training: str = "eval",
     random_keys: str = "input",
+    inputs_as_nchw: Sequence[int | str] | None = None,
+    outputs_as_nchw: Sequence[int | str] | None = None,
+    export_mode: str = "standard",
+    normalization_mode: str = "auto",
+    record_primitive_calls_file: str | os.PathLike | None = None,
 ) -> Any:
     """Exports ``fn`` called on ``inputs`` to ONNX.
 
@@ -65,6 +73,16 @@ def to_onnx(
     key becomes a graph input after the others (``random_keys="input"``, uint32 key data as
     ``jax.random.key_data`` gives it); ``random_keys="constant"`` bakes the model's current
     keys in instead, so every run draws the same numbers.
+
+    ``inputs_as_nchw`` / ``outputs_as_nchw``: positions (or names) of rank-4 inputs/outputs that
+    the ONNX model takes/returns channels-first while ``fn`` works channels-last (NHWC); the
+    boundary Transposes cancel against those of NHWC convolutions inside the graph.
+    ``export_mode``: "standard" (weights over 1 GiB go to ``output_path.data``) or "web" (one
+    self-contained file for onnxruntime-web; an error above protobuf's 2 GB limit).
+    ``normalization_mode``: "auto" and "prefer_native" emit native normalization ops
+    (LayerNormalization, RMSNormalization, GroupNormalization) where the opset has them;
+    "force_decomposed" emits their elementwise decomposition. ``record_primitive_calls_file``
+    writes a log of every primitive the export lowered (nesting, params, shapes, rule).
     """
     if not callable(fn):
         raise ExportOptionError(f"fn must be callable (a function or a module): got {type(fn).__name__} {fn!r:.60}")
@@ -72,16 +90,18 @@ def to_onnx(
     modes.check(training)
     if random_keys not in ("input", "constant"):
         raise ExportOptionError(f"random_keys={random_keys!r}: use 'input' or 'constant'")
+    options = _export_options(export_mode, normalization_mode, external_data)
     try:
         model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
-                        input_names, output_names, input_dtypes, ir_version, training, random_keys)
+                        input_names, output_names, input_dtypes, ir_version, training, random_keys,
+                        Layout(inputs_as_nchw, outputs_as_nchw), options, record_primitive_calls_file)
     except Jax2OnnxError as exc:
         # The message names the user's line; the converter's frames would only bury it.
         raise exc.with_traceback(None) from exc.__cause__
     if return_mode == "ir":
         return model
     if return_mode == "file":
-        _save(model, os.fspath(output_path), external_data)
+        _save(model, os.fspath(output_path), external_data, export_mode)
         return os.fspath(output_path)
     return ir.to_proto(model)
 
@@ -106,38 +126,63 @@ def _check_options(opset: int, return_mode: str, output_path: Any) -> None:
                 "writable. Create it or choose another output_path.")
 
 
+def _export_options(export_mode: str, normalization_mode: str, external_data: bool | None) -> ExportOptions:
+    if export_mode not in EXPORT_MODES:
+        raise ExportOptionError(f"export_mode={export_mode!r}: use one of {', '.join(map(repr, EXPORT_MODES))}")
+    if normalization_mode not in NORMALIZATION_MODES:
+        raise ExportOptionError(
+            f"normalization_mode={normalization_mode!r}: use one of {', '.join(map(repr, NORMALIZATION_MODES))}")
+    if export_mode == "web" and external_data:
+        raise ExportOptionError("export_mode='web' writes one self-contained file: drop external_data=True")
+    return ExportOptions(normalization_mode=normalization_mode)
+
+
 def _export(fn, inputs, input_params, model_name, opset, double, input_names, output_names,
-            input_dtypes, ir_version, training="eval", random_keys="input") -> ir.Model:
+            input_dtypes, ir_version, training="eval", random_keys="input", layout=None, options=None,
+            record_file=None) -> ir.Model:
     registry = get_registry()
     calls = CallTable()
     specs = make_specs(inputs, input_dtypes, double)
     traced = trace(fn, specs, input_tree(inputs), input_params, double, registry, calls, training, random_keys)
     jaxpr = traced.closed_jaxpr
+    layout = layout or Layout()
 
     namer = Namer()
     builder = GraphBuilder(opset, namer)
-    names = _names(input_names, len(specs), "in", "input_names") + traced.param_names + traced.key_names
-    graph_inputs = [builder.add_input(n, aval.dtype, aval.shape, exact_name=True)
-                    for n, aval in zip(names, traced.in_avals)]
+    names = _names(input_names, len(specs), "in", "input_names")
+    nchw_in = layout.inputs(names, specs)
+    if input_names is None:
+        names = [f"{n}_nchw" if i in nchw_in else n for i, n in enumerate(names)]
+    names += traced.param_names + traced.key_names
+    graph_inputs = [builder.add_input(n, aval.dtype, layout.outer_shape(aval.shape, i in nchw_in), exact_name=True)
+                    for i, (n, aval) in enumerate(zip(names, traced.in_avals))]
+    inner_inputs = [layout.to_nhwc(builder, v, aval) if i in nchw_in else v
+                    for i, (v, aval) in enumerate(zip(graph_inputs, traced.in_avals))]
     consts = [builder.param(c, traced.const_names.get(id(c), "const")) for c in jaxpr.consts]
-    converter = Converter(registry, opset, double, calls, namer)
-    outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, graph_inputs)
+    recorder = PrimitiveLog() if record_file is not None else None
+    converter = Converter(registry, opset, double, calls, namer, options=options, recorder=recorder)
+    outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, inner_inputs)
+    if recorder is not None:
+        recorder.write(record_file)
 
     out_names = _names(output_names, len(outs), "out", "output_names")
+    nchw_out = layout.outputs(out_names, jaxpr.out_avals)
     final = []
-    for value, name, aval in zip(outs, out_names, jaxpr.out_avals):
+    for i, (value, name, aval) in enumerate(zip(outs, out_names, jaxpr.out_avals)):
+        if i in nchw_out:
+            value = layout.to_nchw(builder, value, aval)
         if value.producer() is None or value in final:
             value = builder.identity(value)
         value.name = name
-        value.type, value.shape = tensor_type(aval.dtype, aval.shape)
+        value.type, value.shape = tensor_type(aval.dtype, layout.outer_shape(aval.shape, i in nchw_out))
         final.append(value)
     # A key input that the exported behaviour never draws from is not asked for.
     builder.inputs = [v for i, v in enumerate(builder.inputs) if i < len(names) - len(traced.key_names) or v.uses()]
     graph = builder.build(final, model_name)
     model = ir.Model(graph, ir_version=ir_version, producer_name="jax2onnx",
                      producer_version=_version(), functions=list(converter.functions.values()))
-    if converter.functions:
-        model.opset_imports["jax2onnx.functions"] = 1
+    for function in converter.functions.values():
+        model.opset_imports[function.domain] = 1
     return passes.clean(model)
 
 
@@ -155,13 +200,20 @@ def _version() -> str:
     return __version__
 
 
-def _save(model: ir.Model, path: str, external_data: bool | None) -> None:
+def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: str = "standard") -> None:
     """Writes atomically: a failed save leaves any previous file at ``path`` untouched."""
     size = sum(v.const_value.nbytes for v in model.graph.initializers.values() if v.const_value is not None)
     use_external = size > EXTERNAL_DATA_THRESHOLD if external_data is None else external_data
     directory = os.path.dirname(os.path.abspath(path))
     data_name = os.path.basename(path) + ".data"
     _remove_stale_temporaries(directory)
+    if export_mode == "web":
+        if size >= PROTOBUF_LIMIT:
+            raise ExportOptionError(
+                f"export_mode='web' writes one self-contained file, but the weights alone take "
+                f"{size / 2**30:.2f} GiB and one ONNX file cannot exceed 2 GiB (protobuf's limit). Shrink the "
+                "model (float16 or quantized weights) or use export_mode='standard' (weights in a .data file).")
+        use_external = False
     tmp = _temporary_file(directory)
     tmp_data = tmp + ".data"
     restore = _signals_raise()
@@ -180,6 +232,8 @@ def _save(model: ir.Model, path: str, external_data: bool | None) -> None:
             ir.save(model, tmp)
         _keep_mode(path, tmp)
         os.replace(tmp, path)
+        if export_mode == "web" and os.path.exists(os.path.join(directory, data_name)):
+            os.remove(os.path.join(directory, data_name))  # a stale sidecar of an earlier standard export
     except OSError as exc:
         raise Jax2OnnxError(f"could not write {path!r}: {exc}") from exc
     finally:
@@ -245,45 +299,94 @@ def _keep_mode(existing: str, replacement: str) -> None:
 
 def allclose(
     fn: Callable,
-    model_or_path: Any,
+    onnx_model_path: Any,
     inputs: Sequence[Any],
     input_params: Mapping[str, Any] | None = None,
     rtol: float = 1e-3,
     atol: float = 1e-5,
     *,
+    enable_double_precision: bool = False,
+    inputs_as_nchw: Sequence[int | str] | None = None,
+    outputs_as_nchw: Sequence[int | str] | None = None,
     training: str = "eval",
 ) -> tuple[bool, str]:
-    """Runs ``fn`` in JAX and the model in ONNX Runtime on the same concrete ``inputs``.
+    """Runs ``fn`` in JAX and the model in ONNX Runtime on the same ``inputs``; ``(ok, message)``.
+
+    ``onnx_model_path`` is a path, an ``onnx.ModelProto`` or an ``onnx_ir.Model``. ``inputs`` are
+    arrays, or shape tuples for which uniform [0, 1) random inputs are drawn (a dim name stands
+    for 2). ``input_params`` are fed to the model inputs of those names and to ``fn`` as keywords.
+    ``enable_double_precision`` runs ``fn`` with 64-bit JAX. ``inputs_as_nchw`` /
+    ``outputs_as_nchw`` are those given to ``to_onnx``: the rank-4 ``inputs`` stay NHWC for ``fn``
+    and are transposed for the model, whose outputs are transposed back. The message gives the
+    largest absolute error per output.
 
     ``training`` puts ``fn`` in the mode the export used (see ``to_onnx``): by default a module is
     compared in inference mode, as the default export computes it.
-
-    Returns ``(ok, message)``; the message gives the largest absolute error per output.
     """
+    modes.check(training)
+    params = dict(input_params or {})
+    values = sample_inputs(inputs, enable_double_precision)
+    session = _ort_session(onnx_model_path)
+    feeds = _feeds(session, values, params, inputs_as_nchw)
+    got = session.run(None, feeds)
+    nchw_out = Layout(outputs_as_nchw=outputs_as_nchw).outputs([o.name for o in session.get_outputs()], None)
+    got = [np.transpose(g, NCHW_TO_NHWC) if i in nchw_out and g.ndim == 4 else g for i, g in enumerate(got)]
+    with _compat.enable_x64(enable_double_precision):
+        want = [np.asarray(x) for x in jax.tree_util.tree_leaves(in_mode(fn, training)(*values, **params))]
+    return compare_outputs(got, want, rtol, atol, "JAX")
+
+
+def sample_inputs(inputs: Sequence[Any], double: bool = False, seed: int = 0) -> list[Any]:
+    """``inputs`` with every shape spec replaced by uniform [0, 1) random values (a dim name is 2)."""
+    rng = np.random.default_rng(seed)
+    dtype = np.float64 if double else np.float32
+
+    def sample(spec: Any) -> Any:
+        if not is_shape_spec(spec):
+            return spec
+        return rng.random([d if isinstance(d, (int, np.integer)) else 2 for d in spec]).astype(dtype)
+
+    root = list(inputs)
+    return jax.tree_util.tree_map(sample, root, is_leaf=lambda x: x is not root and is_shape_spec(x))
+
+
+def _ort_session(model: Any) -> Any:
     import onnxruntime as ort
 
-    params = dict(input_params or {})
-    if isinstance(model_or_path, ir.Model):
-        model_or_path = ir.to_proto(model_or_path)
-    if isinstance(model_or_path, onnx.ModelProto):
-        source = model_or_path.SerializeToString()
-    else:
-        source = os.fspath(model_or_path)
-    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
-    flat_inputs = jax.tree_util.tree_leaves(list(inputs))
+    if isinstance(model, ir.Model):
+        model = ir.to_proto(model)
+    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else os.fspath(model)
+    return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+
+
+def _feeds(session: Any, values: Sequence[Any], params: Mapping[str, Any],
+           inputs_as_nchw: Sequence[int | str] | None) -> dict[str, np.ndarray]:
+    """Model inputs by name: ``params`` by their names, the flattened ``values`` in order for the rest."""
+    metas = session.get_inputs()
+    positional = [m for m in metas if m.name not in params]
+    flat = jax.tree_util.tree_leaves(list(values))
+    nchw_in = Layout(inputs_as_nchw).inputs([m.name for m in positional], None)
     feeds = {}
-    for meta, value in zip(session.get_inputs(), [*flat_inputs, *params.values()]):
-        feeds[meta.name] = np.asarray(value, dtype=_ort_dtype(meta.type, value))
-    got = session.run(None, feeds)
-    modes.check(training)
-    want = [np.asarray(x) for x in jax.tree_util.tree_leaves(in_mode(fn, training)(*inputs, **params))]
+    for i, (meta, value) in enumerate(zip(positional, flat)):
+        value = np.asarray(value)
+        feeds[meta.name] = np.transpose(value, NHWC_TO_NCHW) if i in nchw_in and value.ndim == 4 else value
+    for name, value in params.items():
+        feeds[name] = value
+    types = {m.name: m.type for m in metas}
+    return {name: np.asarray(v, dtype=_ort_dtype(types[name], v)) for name, v in feeds.items() if name in types}
+
+
+def compare_outputs(got: Sequence[np.ndarray], want: Sequence[np.ndarray], rtol: float, atol: float,
+                    reference: str) -> tuple[bool, str]:
+    """``(ok, message)`` comparing the model's outputs with the reference's, output by output."""
     if len(got) != len(want):
-        return False, f"ONNX model has {len(got)} outputs, JAX returned {len(want)}"
+        return False, f"ONNX model has {len(got)} outputs, {reference} returned {len(want)}"
     messages, ok = [], True
     for i, (g, w) in enumerate(zip(got, want)):
+        g, w = np.asarray(g), np.asarray(w)
         if g.shape != w.shape:
             ok = False
-            messages.append(f"output {i}: shape {g.shape} != JAX {w.shape}")
+            messages.append(f"output {i}: shape {g.shape} != {reference} {w.shape}")
             continue
         g = g.astype(np.float64) if g.dtype.kind in "fc" else g
         close = np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,11 +38,81 @@ INLINED_CALLS = {
 # run on the key data vmapped over its last axis. Slicing and indexing need nothing.
 KEY_DATA_MOVEMENT = {"reshape", "broadcast_in_dim", "transpose", "select_n"}
 
+NORMALIZATION_MODES = ("auto", "prefer_native", "force_decomposed")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+    """Export-wide choices that rules read through ``ctx.options``.
+
+    ``normalization_mode``: "auto" and "prefer_native" let normalization rules emit a native op
+    (LayerNormalization, RMSNormalization, GroupNormalization) where the opset has one;
+    "force_decomposed" asks them for the elementwise decomposition (they return NotImplemented,
+    so the call's JAX body is lowered instead).
+    """
+
+    normalization_mode: str = "auto"
+
+    @property
+    def native_normalization(self) -> bool:
+        return self.normalization_mode != "force_decomposed"
+
+
+class PrimitiveLog:
+    """The ``record_primitive_calls_file`` log: every equation lowered, nested calls indented."""
+
+    def __init__(self) -> None:
+        self.lines: list[str | None] = []
+        self.depth = 0
+        self._pending: dict[int, tuple[int, Any, str]] = {}
+
+    def open(self, eqn: Any, source: str) -> int:
+        """Reserves the equation's line (its rule is known once it is lowered); returns its slot."""
+        self.lines.append(None)
+        self._pending[len(self.lines) - 1] = (self.depth, eqn, source)
+        self.depth += 1
+        return len(self.lines) - 1
+
+    def close(self, slot: int, rule: str) -> None:
+        self.depth -= 1
+        depth, eqn, source = self._pending.pop(slot)
+        pad = "  " * depth
+        avals = lambda vs: ", ".join(_aval_text(v.aval) for v in vs)  # noqa: E731
+        lines = [f"{pad}{eqn.primitive.name}  [{rule}]  at {source}",
+                 f"{pad}  in:  {avals(eqn.invars)}", f"{pad}  out: {avals(eqn.outvars)}"]
+        lines += [f"{pad}  {k} = {_param_text(v)}" for k, v in sorted(eqn.params.items()) if k not in _PLACEMENT]
+        self.lines[slot] = "\n".join(lines)
+
+    def write(self, path: str | os.PathLike) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(line for line in self.lines if line is not None) + "\n")
+
+
+# jit params about devices and compilation, the same on every call: noise in the log.
+_PLACEMENT = {"compiler_options_kvs", "ctx_mesh", "donated_invars", "in_layouts", "in_shardings", "out_layouts",
+              "out_shardings", "keep_unused", "inline"}
+
+
+def _aval_text(aval: Any) -> str:
+    shape = ",".join(str(d) for d in getattr(aval, "shape", ()))
+    return f"{np.dtype(aval.dtype).name if hasattr(aval, 'dtype') else aval}[{shape}]"
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, (_compat.ClosedJaxpr, _compat.Jaxpr)):
+        jaxpr = value.jaxpr if isinstance(value, _compat.ClosedJaxpr) else value
+        return f"<jaxpr with {len(jaxpr.eqns)} equations>"
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 200 else text[:197] + "..."
+
 
 class Converter:
     """Lowers jaxprs into graph builders; one per export."""
 
-    def __init__(self, registry: Any, opset: int, double: bool, calls: CallTable, namer: Namer):
+    def __init__(self, registry: Any, opset: int, double: bool, calls: CallTable, namer: Namer,
+                 *, options: ExportOptions | None = None, recorder: PrimitiveLog | None = None):
+        self.options = options or ExportOptions()
+        self.recorder = recorder
         self.registry = registry
         self.opset = opset
         self.double = double
@@ -87,10 +159,13 @@ class Converter:
         # Netron shows node names and metadata: say which named scope and user line a node came from.
         builder.scope = str(eqn.source_info.name_stack)
         builder.node_metadata = {"jax2onnx.source": ctx.source, "jax2onnx.primitive": name}
+        slot = self.recorder.open(eqn, ctx.source) if self.recorder is not None else None
         try:
             outs = self._dispatch(ctx, builder, name, inputs)
         finally:
             builder.scope, builder.node_metadata = saved
+            if slot is not None:
+                self.recorder.close(slot, ctx.lowered_by)
         return ctx.finish(outs)
 
     def _dispatch(self, ctx: LoweringContext, builder: GraphBuilder, name: str, inputs: list[ir.Value]) -> Any:
@@ -99,12 +174,15 @@ class Converter:
             outs = self._lower_named_call(ctx, inputs)
         elif name in KEY_DATA_MOVEMENT and any(_compat.is_key_dtype(a.dtype) for a in ctx.out_avals):
             # Rules see key arrays as their uint32[..., 2] data: move it with shapes that know the last axis.
+            ctx.lowered_by = "on key data"
             outs = self.lower_jaxpr(builder, _compat.on_key_data(eqn), [], inputs)
         else:
             entry = self.registry.lookup(name)
             if entry is not None:
+                ctx.lowered_by = _rule_name(entry)
                 outs = ctx.run(entry.rule, inputs, eqn.params)
             elif name in INLINED_CALLS:
+                ctx.lowered_by = "inlined"
                 self._call_sites.append(ctx.source)
                 try:
                     outs = self.lower_jaxpr(builder, eqn.params[INLINED_CALLS[name]], [], inputs)
@@ -117,8 +195,10 @@ class Converter:
     def _lower_named_call(self, ctx: LoweringContext, inputs: list[ir.Value]) -> Any:
         record = self.calls.records[ctx.eqn.params["name"]]
         if record.kind == "function":
+            ctx.lowered_by = f"onnx_function {record.target}"
             return self.lower_function_call(ctx, record, inputs)
         entry = self.registry.lookup(CALL_PREFIX + record.target)
+        ctx.lowered_by = f"{record.target}: body inlined (vmap/grad changed its shapes)"
         recorded = ([np.shape(record.leaves[i]) for i in record.dynamic], record.out_shapes)
         if recorded != ([tuple(a.shape) for a in ctx.in_avals], [tuple(a.shape) for a in ctx.out_avals]):
             # vmap batched the call, or grad split it into primal and tangent parts, after it was
@@ -128,17 +208,20 @@ class Converter:
         for slot, value in zip(record.dynamic, inputs):
             leaves[slot] = value
         arguments = jax.tree_util.tree_unflatten(record.treedef, leaves)
+        ctx.lowered_by = f"{record.target}: {_rule_name(entry)}"
         outs = ctx.run(lambda c, *_, **kw: entry.rule(c, **arguments), inputs, {})
         if outs is NotImplemented:
+            ctx.lowered_by = f"{record.target}: body inlined (the rule declined)"
             return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
         return outs
 
     def lower_function_call(self, ctx: LoweringContext, record: Any, inputs: list[ir.Value]) -> Any:
         """Emits a call to an ONNX function built once per distinct traced body."""
         closed = ctx.eqn.params["jaxpr"]
+        spec = record.function
         # Nested named calls get fresh names per trace; key the body by their targets instead.
         body = re.sub(rf"{CALL_NAME_PREFIX}\d+", lambda m: self.calls.records[m.group(0)].target, str(closed.jaxpr))
-        key = (record.target, body, tuple(str(a) for a in ctx.in_avals))
+        key = (spec.domain, spec.name, body, tuple(str(a) for a in ctx.in_avals))
         function = self.functions.get(key)
         if function is None:
             fb = GraphBuilder(self.opset, self.namer, kind="function")
@@ -147,13 +230,19 @@ class Converter:
             outs = [fb.identity(o) if o.producer() is None else o for o in outs]
             for out, aval in zip(outs, ctx.out_avals):
                 out.type, out.shape = tensor_type(aval.dtype, aval.shape)
-            graph = fb.build(outs, record.target)
-            name = f"{record.target.rsplit('.', 1)[-1]}_{len(self.functions)}"
-            function = ir.Function("jax2onnx.functions", name, graph=graph, attributes=[])
+            graph = fb.build(outs, spec.name)
+            taken = {(f.domain, f.name) for f in self.functions.values()}
+            name = next(n for n in (spec.name, *(f"{spec.name}_{k}" for k in range(2, len(taken) + 3)))
+                        if (spec.domain, n) not in taken)
+            function = ir.Function(spec.domain, name, graph=graph, attributes=[])
             self.functions[key] = function
-        ctx.builder.custom_opsets["jax2onnx.functions"] = 1
-        return ctx.builder.op(function.name, inputs, domain="jax2onnx.functions",
+        ctx.builder.custom_opsets[spec.domain] = 1
+        return ctx.builder.op(function.name, inputs, domain=spec.domain,
                               num_outputs=len(ctx.out_avals), name=function.name)
+
+
+def _rule_name(entry: Any) -> str:
+    return f"{entry.distribution or 'unknown'}: {entry.module}.{getattr(entry.rule, '__name__', 'rule')}"
 
 
 class _OpProxy:
@@ -179,10 +268,16 @@ class LoweringContext:
         self.builder = builder
         self.eqn = eqn
         self.op = _OpProxy(builder)
+        self.lowered_by = ""
 
     @property
     def opset(self) -> int:
         return self.converter.opset
+
+    @property
+    def options(self) -> ExportOptions:
+        """The export's options (``normalization_mode`` …): what ``to_onnx`` was asked for."""
+        return self.converter.options
 
     @property
     def params(self) -> dict[str, Any]:

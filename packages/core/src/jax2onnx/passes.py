@@ -85,8 +85,11 @@ class MergeTransposesPass(ir.passes.InPlacePass):
             perm = [inner_perm[p] for p in outer_perm]
             source, out = inner.inputs[0], node.outputs[0]
             if perm == sorted(perm):
+                if out.is_graph_output() and not _can_become_output(source, graph):
+                    continue  # a graph input or output cannot also take this output's name
                 if out.is_graph_output():
-                    continue  # the output keeps its name: leave this rare pair alone
+                    source.type, source.shape = out.type, out.shape  # a graph output must be typed
+                    graph.outputs[graph.outputs.index(out)] = _rename(out, source)
                 ir.convenience.replace_all_uses_with(out, source)
                 graph.remove(node, safe=True)
             else:
@@ -94,6 +97,111 @@ class MergeTransposesPass(ir.passes.InPlacePass):
                 node.attributes["perm"] = ir.AttrInt64s("perm", perm)
             modified = True
         return ir.passes.PassResult(model, modified)
+
+
+# Ops computing each output element from the same element of every (broadcast) input: a Transpose
+# of their inputs is a Transpose of their output.
+ELEMENTWISE = {
+    "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Cast", "Ceil", "Celu", "Cos", "Cosh", "Elu",
+    "Erf", "Exp", "Floor", "Gelu", "HardSigmoid", "HardSwish", "IsInf", "IsNaN", "LeakyRelu", "Log", "Mish",
+    "Neg", "Not", "Reciprocal", "Relu", "Round", "Selu", "Sigmoid", "Sign", "Sin", "Sinh", "Softplus",
+    "Softsign", "Sqrt", "Tan", "Tanh", "ThresholdedRelu", "Clip", "Add", "Sub", "Mul", "Div", "Pow", "Max",
+    "Min", "Mean", "Sum", "And", "Or", "Xor", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual",
+    "Mod", "PRelu", "Where",
+}
+
+
+class PushTransposesPass(ir.passes.InPlacePass):
+    """Elementwise(Transpose(x), ...) becomes Transpose(Elementwise(x, ...)).
+
+    Moving a Transpose below elementwise ops (activations, a bias Add, a residual Add of two
+    equally transposed tensors) brings it next to the next Transpose, where MergeTransposesPass
+    composes or cancels the pair: NHWC conv stacks, and NCHW model boundaries around them, lose
+    every Transpose. Constant operands are transposed once at export time; size-1 operands need
+    nothing.
+    """
+
+    def call(self, model: ir.Model) -> ir.passes.PassResult:
+        graph = model.graph
+        names = _NameSource(graph)
+        modified = False
+        for node in list(graph):
+            if node.graph is graph and node.op_type in ELEMENTWISE and not node.domain:
+                modified |= self._push(graph, node, names)
+        return ir.passes.PassResult(model, modified)
+
+    @staticmethod
+    def _push(graph: ir.Graph, node: ir.Node, names: _NameSource) -> bool:
+        out = node.outputs[0]
+        if len(node.outputs) != 1 or out.shape is None or out.is_graph_output():
+            return False
+        rank = len(out.shape)
+        transposes = [v.producer() for v in node.inputs if _single_use_transpose(v, graph)]
+        perms = {tuple(t.attributes["perm"].as_ints()) for t in transposes}
+        if len(perms) != 1 or any(len(t.outputs[0].shape or ()) != rank for t in transposes):
+            return False
+        perm = list(perms.pop())
+        inverse = [int(i) for i in np.argsort(perm)]
+        inputs = []
+        for value in node.inputs:
+            if value is None or value.producer() in transposes:
+                inputs.append(value if value is None else value.producer().inputs[0])
+            elif value.shape is not None and all(d == 1 for d in value.shape) and len(value.shape) <= rank:
+                inputs.append(value)
+            elif value.const_value is not None and len(value.shape) <= rank:
+                array = value.const_value.numpy()
+                array = np.transpose(array.reshape((1,) * (rank - array.ndim) + array.shape), inverse)
+                const = ir.Value(name=names.fresh(value.name), type=value.type, shape=ir.Shape(array.shape),
+                                 const_value=ir.tensor(np.ascontiguousarray(array)))
+                graph.register_initializer(const)
+                inputs.append(const)
+            else:
+                return False
+        attributes = [ir.Attr(a.name, a.type, a.value) for a in node.attributes.values()]
+        moved = ir.Node("", node.op_type, inputs, attributes, name=node.name,
+                        metadata_props=dict(node.metadata_props) or None)
+        inner = moved.outputs[0]
+        inner.name, inner.type = names.fresh(out.name or "value"), out.type
+        inner.shape = ir.Shape([out.shape[i] for i in inverse])
+        transpose = ir.Node("", "Transpose", [inner], [ir.AttrInt64s("perm", perm)],
+                            name=f"{node.name or node.op_type}/transpose")
+        result = transpose.outputs[0]
+        result.type, result.shape = out.type, out.shape
+        graph.insert_before(node, [moved, transpose])
+        ir.convenience.replace_all_uses_with(out, result)
+        graph.remove(node, safe=True)
+        _rename(out, result)
+        for old in transposes:
+            if not old.outputs[0].uses():
+                graph.remove(old, safe=True)
+        return True
+
+
+def _single_use_transpose(value: ir.Value | None, graph: ir.Graph) -> bool:
+    node = value.producer() if value is not None else None
+    return (node is not None and node.op_type == "Transpose" and not node.domain and node.graph is graph
+            and len(value.uses()) == 1 and not value.is_graph_output())
+
+
+def _can_become_output(value: ir.Value, graph: ir.Graph) -> bool:
+    return (value.producer() is not None and value.producer().graph is graph and not value.is_graph_output()
+            and not value.is_graph_input())
+
+
+class _NameSource:
+    """Fresh value names that no value of the graph uses."""
+
+    def __init__(self, graph: ir.Graph):
+        self.used = {v.name for n in graph for v in (*n.inputs, *n.outputs) if v is not None}
+        self.used |= {v.name for v in graph.inputs} | set(graph.initializers)
+
+    def fresh(self, hint: str) -> str:
+        name, k = hint, 0
+        while name in self.used:
+            k += 1
+            name = f"{hint}_t{k}"
+        self.used.add(name)
+        return name
 
 
 def _rename(old: ir.Value, new: ir.Value) -> ir.Value:
@@ -118,9 +226,12 @@ def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
 
 
 def clean(model: ir.Model) -> ir.Model:
-    """Transpose pairs, constant folding of data movement, dead code, duplicate constants, CSE, Identity."""
+    """Transposes pushed down and merged, folding of data movement, dead code, duplicates, CSE, Identity."""
+    layout = ir.passes.Sequential(PushTransposesPass(), MergeTransposesPass())
+    for _ in range(8):  # each round moves Transposes past a run of elementwise ops; a handful settles
+        if not layout(model).modified:
+            break
     passes = ir.passes.Sequential(
-        MergeTransposesPass(),
         FoldConstantsPass(),
         common.DeduplicateHashedInitializersPass(),
         common.CommonSubexpressionEliminationPass(),

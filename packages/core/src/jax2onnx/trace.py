@@ -34,6 +34,7 @@ class CallRecord:
     dynamic: list[int]
     kind: str = "call"
     out_shapes: list[tuple] | None = None
+    function: Any = None  # an onnx_function's FunctionSpec (name, domain)
 
 
 class CallTable:
@@ -64,7 +65,8 @@ def _is_array(x: Any) -> bool:
     return isinstance(x, (jax.Array, np.ndarray, np.generic))
 
 
-def call_as_named_jit(target: str, original: Callable, args: tuple, kwargs: dict, kind: str = "call") -> Any:
+def call_as_named_jit(target: str, original: Callable, args: tuple, kwargs: dict, kind: str = "call",
+                      function: Any = None) -> Any:
     """Calls ``original`` inside a ``jax.jit`` whose name keys a CallRecord, so it stays visible."""
     table = _active_table.get()
     try:
@@ -74,7 +76,7 @@ def call_as_named_jit(target: str, original: Callable, args: tuple, kwargs: dict
     bound.apply_defaults()
     leaves, treedef = jax.tree_util.tree_flatten(dict(bound.arguments))
     dynamic = [i for i, leaf in enumerate(leaves) if _is_array(leaf)]
-    record = CallRecord(target, treedef, leaves, dynamic, kind)
+    record = CallRecord(target, treedef, leaves, dynamic, kind, function=function)
     name = table.add(record)
 
     def body(*arrays):
@@ -198,12 +200,14 @@ def make_specs(inputs: Sequence[Any], input_dtypes: Sequence[Any] | None, double
     """Input specs (shape tuples with string dims, ShapeDtypeStructs, arrays) to ShapeDtypeStructs."""
     scope = _compat.SymbolicScope()
     default = np.float64 if double else np.float32
-    leaves, _ = jax.tree_util.tree_flatten(list(inputs), is_leaf=lambda x: isinstance(x, tuple) and _is_shape(x))
+    root = list(inputs)
+    leaves, _ = jax.tree_util.tree_flatten(root, is_leaf=_spec_leaf(root))
     if input_dtypes is not None and len(input_dtypes) != len(leaves):
         raise InputSpecError(f"input_dtypes has {len(input_dtypes)} entries for {len(leaves)} inputs")
     specs = []
     for i, leaf in enumerate(leaves):
         dtype = np.dtype(input_dtypes[i]) if input_dtypes is not None else None
+        leaf = _as_spec(leaf)
         if isinstance(leaf, tuple):
             specs.append(jax.ShapeDtypeStruct(_symbolic(i, leaf, scope), dtype or default))
         elif _is_abstract(leaf):
@@ -245,13 +249,44 @@ def _is_abstract(x: Any) -> bool:
         hasattr(x, "shape") and hasattr(x, "dtype") and not _is_array(x) and type(x).__name__ == "ShapedArray")
 
 
-def _is_shape(x: tuple) -> bool:
-    """A tuple of dims is a shape spec; a tuple holding specs is a pytree container of inputs."""
-    return not any(isinstance(d, (tuple, list, dict, jax.ShapeDtypeStruct)) or _is_array(d) for d in x)
+def _is_shape(x: tuple | list) -> bool:
+    """A tuple of dims is a shape spec; a tuple holding specs is a pytree container of inputs.
+
+    A list is a shape only when it holds nothing but ints and dim names (``[None, 3]`` is not one).
+    """
+    if isinstance(x, list):
+        return bool(x) and all(isinstance(d, (int, str, np.integer)) or _compat.is_symbolic_dim(d) for d in x)
+    return not any(isinstance(d, (tuple, list, dict, jax.ShapeDtypeStruct)) or _is_array(d) or _has_shape(d)
+                   for d in x)
+
+
+def is_shape_spec(x: Any) -> bool:
+    """A shape tuple or list such as ``('B', 30)``."""
+    return isinstance(x, (tuple, list)) and _is_shape(x)
+
+
+def _has_shape(x: Any) -> bool:
+    """A ``jax.core.ShapedArray`` or any object exposing ``.shape`` and ``.dtype`` (not a plain number)."""
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, (int, float, bool, complex))
+
+
+def _spec_leaf(root: list) -> Callable[[Any], bool]:
+    """``is_leaf`` for the inputs' pytree: shape tuples and lists are leaves, the top-level list is not."""
+    return lambda x: x is not root and is_shape_spec(x)
+
+
+def _as_spec(leaf: Any) -> Any:
+    """A shape list as a tuple; a ShapedArray or other ``.shape``/``.dtype`` object as a ShapeDtypeStruct."""
+    if isinstance(leaf, list):
+        return tuple(leaf)
+    if not isinstance(leaf, jax.ShapeDtypeStruct) and not _is_array(leaf) and _has_shape(leaf):
+        return jax.ShapeDtypeStruct(tuple(leaf.shape), np.dtype(leaf.dtype))
+    return leaf
 
 
 def input_tree(inputs: Sequence[Any]) -> Any:
-    return jax.tree_util.tree_structure(list(inputs), is_leaf=lambda x: isinstance(x, tuple) and _is_shape(x))
+    root = list(inputs)
+    return jax.tree_util.tree_structure(root, is_leaf=_spec_leaf(root))
 
 
 def parameter_names(fn: Any) -> dict[int, str]:

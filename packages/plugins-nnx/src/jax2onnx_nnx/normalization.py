@@ -122,6 +122,11 @@ def lower_batchnorm(ctx, self, x, use_running_average=None, mask=None):
     return channels_first(ctx, x, axes[0] % rank, rank, normalize)
 
 
+def _native(ctx) -> bool:
+    """False under normalization_mode="force_decomposed": the module's JAX body is lowered instead."""
+    return ctx.options.native_normalization
+
+
 def _last_axis_norm(self, x) -> int | None:
     """The first normalized axis when features are the last axis and statistics cover a suffix, else None."""
     rank = len(x.shape)
@@ -150,7 +155,7 @@ def _last_axis_norm(self, x) -> int | None:
                ])
 def lower_layernorm(ctx, self, x, mask=None):
     axis = _last_axis_norm(self, x)
-    if not _is_plain(self, mask) or axis is None:
+    if not _native(ctx) or not _is_plain(self, mask) or axis is None:
         return NotImplemented
     in_module(ctx, _first_weight(self))
     dtype = ctx.out_avals[0].dtype
@@ -172,7 +177,7 @@ def lower_layernorm(ctx, self, x, mask=None):
                ])
 def lower_rmsnorm(ctx, self, x, mask=None):
     axis = _last_axis_norm(self, x)
-    if ctx.opset < 23 or not _is_plain(self, mask) or axis is None:
+    if ctx.opset < 23 or not _native(ctx) or not _is_plain(self, mask) or axis is None:
         return NotImplemented
     in_module(ctx, _first_weight(self))
     dtype = ctx.out_avals[0].dtype
@@ -197,7 +202,7 @@ def lower_groupnorm(ctx, self, x, mask=None):
     rank = len(x.shape)
     everything_but_batch = self.reduction_axes is None or _axes(self.reduction_axes, rank) == tuple(range(1, rank))
     # GroupNormalization-18 takes one scale per group; per-channel scales need opset 21.
-    if ctx.opset < 21 or not _is_plain(self, mask) or not everything_but_batch or rank < 2:
+    if ctx.opset < 21 or not _native(ctx) or not _is_plain(self, mask) or not everything_but_batch or rank < 2:
         return NotImplemented
     in_module(ctx, _first_weight(self))
     dtype, features = ctx.out_avals[0].dtype, x.shape[-1]
