@@ -251,17 +251,18 @@ def test_recurrent_layers_with_dynamic_sequence_length(cell, tmp_path):
         _check(session, model, _normal(batch, steps, 5, seed=steps))
 
 
-def test_embedding_with_int_ids(tmp_path):
-    inp = keras.Input((None,), dtype="int32", name="ids")
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_embedding_with_int_ids(dtype, tmp_path):
+    inp = keras.Input((None,), dtype=dtype, name="ids")
     x = layers.Embedding(50, 8)(inp)
     x = layers.LayerNormalization()(x)
     model = keras.Model(inp, layers.Dense(3)(layers.GlobalAveragePooling1D()(x)))
-    model(np.zeros((1, 2), np.int32))
+    model(np.zeros((1, 2), dtype))
     proto, session = _export(model, tmp_path)
-    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     rng = np.random.default_rng(0)
     for batch, steps in ((2, 7), (4, 3)):
-        _check(session, model, rng.integers(0, 50, (batch, steps)).astype(np.int32))
+        _check(session, model, rng.integers(0, 50, (batch, steps)).astype(dtype))
 
 
 def test_norms_and_dropout_in_inference(tmp_path):

@@ -14,7 +14,7 @@ import onnx
 import onnx_ir as ir
 
 from . import passes
-from .builder import GraphBuilder, Namer, tensor_type
+from .builder import GraphBuilder, Namer, onnx_dtype, tensor_type
 from .errors import ExportOptionError, Jax2OnnxError
 from .lower import Converter
 from .registry import get_registry
@@ -101,7 +101,8 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
                     for n, aval in zip(names, traced.in_avals)]
     consts = [builder.param(c, traced.const_names.get(id(c), "const")) for c in jaxpr.consts]
     converter = Converter(registry, opset, double, calls, namer)
-    outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, graph_inputs)
+    traced_inputs = [_as_traced(builder, value, aval) for value, aval in zip(graph_inputs, jaxpr.in_avals)]
+    outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, traced_inputs)
 
     out_names = _names(output_names, len(outs), "out", "output_names")
     final = []
@@ -117,6 +118,16 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
     if converter.functions:
         model.opset_imports["jax2onnx.functions"] = 1
     return passes.clean(model)
+
+
+def _as_traced(builder: GraphBuilder, value: ir.Value, aval: Any) -> ir.Value:
+    """Without x64, JAX traces a 64-bit spec at 32 bits: the input keeps its declared type, one Cast follows."""
+    ir_type, shape = tensor_type(aval.dtype, aval.shape)
+    if value.type == ir_type:
+        return value
+    cast = builder.op("Cast", [value], {"to": onnx_dtype(aval.dtype)})
+    cast.type, cast.shape = ir_type, shape
+    return cast
 
 
 def _names(given: Sequence[str] | None, count: int, prefix: str, option: str) -> list[str]:
