@@ -295,3 +295,54 @@ def test_causal_multi_head_cross_attention(tmp_path):
     _, session = _export(model, tmp_path)
     for batch, steps in ((1, 4), (2, 6)):
         _check(session, model, [_normal(batch, steps, 8, seed=steps), _normal(batch, steps + 1, 8, seed=7)])
+
+
+class MinimalCell(layers.Layer):
+    """A user-written RNN cell: Keras runs it through its own scan, as it does LSTMCell."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = self.state_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units))
+        self.recurrent = self.add_weight(shape=(self.units, self.units))
+
+    def call(self, x, states):
+        h = keras.ops.tanh(keras.ops.matmul(x, self.kernel) + keras.ops.matmul(states[0], self.recurrent))
+        return h, [h]
+
+
+def test_custom_rnn_cell_and_stacked_cells(tmp_path):
+    inp = keras.Input((None, 4))
+    x = layers.RNN(MinimalCell(6), return_sequences=True)(inp)
+    out = layers.RNN([layers.LSTMCell(5), layers.GRUCell(3)])(x)
+    model = keras.Model(inp, out)
+    model(_normal(1, 3, 4))
+    _, session = _export(model, tmp_path)
+    for batch, steps in ((2, 5), (3, 8)):
+        _check(session, model, _normal(batch, steps, 4, seed=steps))
+
+
+def test_channels_first_transposed_conv_and_resizing(tmp_path):
+    model = keras.Sequential([
+        keras.Input((3, None, None)),
+        layers.Conv2D(4, 3, data_format="channels_first"), layers.BatchNormalization(axis=1),
+        layers.Conv2DTranspose(4, 3, strides=2, padding="same", data_format="channels_first"),
+        layers.Resizing(6, 7, data_format="channels_first"),
+        layers.Conv2D(2, 1, data_format="channels_first")])
+    model(_normal(1, 3, 8, 8))
+    _warm_bn(model)
+    _, session = _export(model, tmp_path)
+    for batch, h, w in ((2, 9, 10), (1, 6, 13)):
+        _check(session, model, _normal(batch, 3, h, w, seed=h))
+
+
+def test_int8_quantized_dense(tmp_path):
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), layers.Dense(4)])
+    model(_normal(1, 8))
+    model.quantize("int8")
+    proto, session = _export(model, tmp_path)
+    assert any(init.data_type == onnx.TensorProto.INT8 for init in proto.graph.initializer)
+    for batch in (2, 5):
+        _check(session, model, _normal(batch, 8, seed=batch))
