@@ -107,6 +107,20 @@ def test_double_precision():
     np.testing.assert_array_equal(_run(model, x)[0], x * 1.5)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64, np.float64])
+def test_64_bit_input_without_double_precision_keeps_its_type(dtype):
+    """JAX traces it at 32 bits; the graph input keeps the declared type (as Keras declares int64 ids)."""
+    table = jnp.arange(40.0, dtype=jnp.float32).reshape(20, 2)
+    fn = lambda ids: table[ids.astype(jnp.int32)] * ids[..., None]  # noqa: E731
+    model = to_onnx(fn, [jax.ShapeDtypeStruct(("B", 3), dtype)])
+    onnx.checker.check_model(model, full_check=True)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    assert [n.op_type for n in model.graph.node].count("Cast") >= 1
+    for batch in (1, 4):
+        ids = np.arange(3 * batch, dtype=dtype).reshape(batch, 3) % 20
+        np.testing.assert_array_equal(_run(model, ids)[0], np.asarray(fn(jnp.asarray(ids))))
+
+
 def test_allclose_reports_ok_and_error():
     fn = lambda x: jnp.tanh(x) * 2  # noqa: E731
     model = to_onnx(fn, [("B", 4)])

@@ -18,7 +18,7 @@ import onnx
 import onnx_ir as ir
 
 from . import _compat, modes, passes
-from .builder import GraphBuilder, Namer, tensor_type
+from .builder import GraphBuilder, Namer, onnx_dtype, tensor_type
 from .errors import ExportOptionError, Jax2OnnxError
 from .layout import NCHW_TO_NHWC, NHWC_TO_NCHW, Layout
 from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog
@@ -161,7 +161,8 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
     consts = [builder.param(c, traced.const_names.get(id(c), "const")) for c in jaxpr.consts]
     recorder = PrimitiveLog() if record_file is not None else None
     converter = Converter(registry, opset, double, calls, namer, options=options, recorder=recorder)
-    outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, inner_inputs)
+    traced_inputs = [_as_traced(builder, value, aval) for value, aval in zip(inner_inputs, jaxpr.in_avals)]
+    outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, traced_inputs)
     if recorder is not None:
         recorder.write(record_file)
 
@@ -184,6 +185,16 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
     for function in converter.functions.values():
         model.opset_imports[function.domain] = 1
     return passes.clean(model)
+
+
+def _as_traced(builder: GraphBuilder, value: ir.Value, aval: Any) -> ir.Value:
+    """Without x64, JAX traces a 64-bit spec at 32 bits: the input keeps its declared type, one Cast follows."""
+    ir_type, shape = tensor_type(aval.dtype, aval.shape)
+    if value.type == ir_type:
+        return value
+    cast = builder.op("Cast", [value], {"to": onnx_dtype(aval.dtype)})
+    cast.type, cast.shape = ir_type, shape
+    return cast
 
 
 def _names(given: Sequence[str] | None, count: int, prefix: str, option: str) -> list[str]:
