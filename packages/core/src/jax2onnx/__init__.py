@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 from .api import allclose, save_onnx, to_onnx
 from .errors import (
     ExportOptionError,
+    GraphPassError,
     InputSpecError,
     Jax2OnnxError,
     LoweringError,
@@ -20,6 +21,7 @@ from .functions import onnx_function
 
 __all__ = [
     "ExportOptionError",
+    "GraphPassError",
     "InputSpecError",
     "Jax2OnnxError",
     "LoweringError",
