@@ -235,9 +235,12 @@ def lower_unstack(ctx, x, *, axis):
 @lowering("tile", component="jax.lax.tile", onnx=["Tile"], since="0.1.0", doc=LAX_DOC.format("tile"), testcases=[
               Testcase("tile_symbolic", fn=lambda x: lax.tile(x, (1, 3)), inputs=[("B", 4)], expect_ops=["Tile"]),
               Testcase("tile_rank_up", fn=lambda x: jnp.tile(x, (2, 1, 3)), inputs=[("B", 4)], input_dtypes=[np.int32]),
+              Testcase("tile_symbolic_reps", fn=lambda x: jnp.tile(x, (x.shape[0], 2)), inputs=[("B", 3)]),
+              Testcase("tile_symbolic_rank_up", fn=lambda x, y: jnp.tile(x, (y.shape[1], 1, x.shape[0])),
+                       inputs=[("B", 2), (1, "T")]),
           ])
 def lower_tile(ctx, x, *, reps):
-    return ctx.op.Tile(x, ints(ctx, reps))
+    return ctx.op.Tile(x, ctx.shape_tensor(reps))
 
 
 @lowering("iota", component="jax.lax.iota", onnx=["Range", "Expand"], since="0.1.0", doc=LAX_DOC.format("iota"),
