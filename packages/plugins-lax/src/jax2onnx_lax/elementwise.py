@@ -705,6 +705,15 @@ def lower_identity(ctx, x):
     return x
 
 
+@lowering("device_put", component="jax.device_put", onnx=[], since="0.1.0",
+          doc="https://docs.jax.dev/en/latest/_autosummary/jax.device_put.html",
+          testcases=[Testcase("device_put", fn=lambda x, y: [2 * v for v in jax.device_put((x, y))],
+                              inputs=[("B", 4), (3,)], input_dtypes=[np.float32, np.int32], expect_ops=["Mul", "Mul"])])
+def lower_device_put(ctx, *xs, **params):
+    # One graph, one device: placement and copy semantics leave the values as they are.
+    return list(xs)
+
+
 def _ties(rng, shapes):
     return [rng.integers(-3, 3, s) for s in shapes]  # equal pairs are frequent
 
