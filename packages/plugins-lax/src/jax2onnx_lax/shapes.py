@@ -154,7 +154,8 @@ def lower_pad(ctx, x, padding_value, *, padding_config):
     if any(interiors):
         x = _interior_pad(ctx, x, padding_value, interiors)
     if any(d != 0 for d in lows + highs):
-        x = ctx.op.Pad(x, ctx.shape_tensor([*lows, *highs]), padding_value)
+        x = ctx.kernel_op("Pad", x, ctx.shape_tensor([*lows, *highs]), padding_value,
+                          dtype=ctx.in_avals[0].dtype, data=(0, 2))
     return x
 
 
@@ -166,7 +167,7 @@ def _interior_pad(ctx, x, padding_value, interiors):
     ends = [0] * rank
     for k, a in enumerate(axes):
         ends[a + k + 1] = interiors[a]
-    x = ctx.op.Pad(x, ints(ctx, [0] * rank + ends), padding_value)
+    x = ctx.kernel_op("Pad", x, ints(ctx, [0] * rank + ends), padding_value, dtype=ctx.in_avals[0].dtype, data=(0, 2))
     shape = [d * (1 + i) for d, i in zip(ctx.in_avals[0].shape, interiors)]
     x = reshape(ctx, x, shape)
     return ctx.op.Slice(x, ints(ctx, [0] * len(axes)), ints(ctx, [-interiors[a] for a in axes]), ints(ctx, axes))
