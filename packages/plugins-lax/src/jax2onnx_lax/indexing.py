@@ -393,9 +393,13 @@ def lower_dynamic_slice(ctx, x, *starts, slice_sizes):
                        inputs=[(5, 6), (2, 3), (), ()], input_dtypes=[F32, F32, I32, I32]),
               _case("dynamic_update_slice_symbolic", fn=lambda x, u: lax.dynamic_update_slice(x, u, (1, 0)),
                        inputs=[(4, "B"), (2, "B")], input_dtypes=[I32, I32]),
+              _case("dynamic_update_slice_empty_update", fn=lambda x, u, i: lax.dynamic_update_slice(x, u, (i, i, i)),
+                       inputs=[(7, "B", 3), (2, 0, 1), ()], input_dtypes=[F32, F32, I32], forbid_ops=()),
           ])
 def lower_dynamic_update_slice(ctx, x, update, *starts):
     shape, update_shape = ctx.in_avals[0].shape, ctx.in_avals[1].shape
+    if 0 in update_shape:  # nothing to write
+        return x
     axes = tuple(a for a, d in enumerate(shape) if update_shape[a] != d)
     if not axes:
         return update
