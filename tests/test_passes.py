@@ -2,8 +2,11 @@
 
 import jax
 import numpy as np
+import onnx
+import onnx_ir as ir
+import pytest
 
-from jax2onnx import allclose, to_onnx
+from jax2onnx import GraphPassError, allclose, passes, to_onnx
 
 
 def test_transposes_between_two_nhwc_convs_cancel():
@@ -29,3 +32,29 @@ def test_two_transposes_compose_into_one():
     assert [n.op_type for n in model.graph.node] == ["Transpose"]
     ok, message = allclose(twice, model, [np.arange(24, dtype=np.float32).reshape(2, 3, 4)], rtol=0, atol=0)
     assert ok, message
+
+
+def test_outputs_that_ignore_the_inputs_export():
+    # Constant folding once crashed on these: the folded node produced the graph output.
+    cases = [
+        (lambda: jax.lax.iota(np.int32, 5), []),
+        (lambda: jax.numpy.zeros((2, 3)), []),
+        (lambda x: (jax.numpy.ones((3,)), x), [np.ones(3, np.float32)]),
+        (lambda x: jax.lax.cond(x.sum() > 0, lambda: jax.numpy.ones(3), lambda: jax.numpy.zeros(3)),
+         [np.ones(3, np.float32)]),
+    ]
+    for fn, args in cases:
+        model = to_onnx(fn, [a.shape for a in args])
+        onnx.checker.check_model(model, full_check=True)
+        ok, message = allclose(fn, model, args, rtol=0, atol=0)
+        assert ok, message
+
+
+def test_a_failing_pass_is_a_typed_error_naming_the_pass():
+    class Broken(ir.passes.InPlacePass):
+        def call(self, model):
+            raise RuntimeError("boom")
+
+    model = to_onnx(lambda x: x + 1, [(3,)], return_mode="ir")
+    with pytest.raises(GraphPassError, match="Broken.*boom"):
+        passes.run_passes(model, [Broken()])

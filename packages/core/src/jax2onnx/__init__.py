@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 from .api import allclose, save_onnx, to_onnx
 from .errors import (
     ExportOptionError,
+    GraphPassError,
     InputSpecError,
     Jax2OnnxError,
     LoweringError,
@@ -22,6 +23,7 @@ from .web import allclose_onnxruntime_web
 
 __all__ = [
     "ExportOptionError",
+    "GraphPassError",
     "InputSpecError",
     "Jax2OnnxError",
     "LoweringError",

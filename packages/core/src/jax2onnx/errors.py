@@ -53,3 +53,13 @@ class PluginLoadError(Jax2OnnxError):
 
 class PluginConflictError(Jax2OnnxError):
     """Two plugin packages claim the same target with the same priority."""
+
+
+class GraphPassError(Jax2OnnxError):
+    """A clean-up pass failed on the lowered graph: a bug in jax2onnx, not in the user's code."""
+
+    def __init__(self, pass_name: str, cause: BaseException):
+        self.pass_name = pass_name
+        super().__init__(
+            f"graph pass {pass_name} failed: {type(cause).__name__}: {cause}\n"
+            "This is a bug in jax2onnx: please report it with the function being exported.")

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import onnx_ir as ir
 
-from . import _compat
+from . import _compat, kernels
 from .builder import GraphBuilder, Namer, onnx_dtype, tensor_type
 from .errors import Jax2OnnxError, LoweringError, UnsupportedDtypeError, UnsupportedPrimitiveError
 from .plugin import CALL_PREFIX
@@ -310,6 +310,34 @@ class LoweringContext:
         if x.dtype == target or (from_dtype is not None and onnx_dtype(from_dtype) == target):
             return x
         return self.op.Cast(x, to=target)
+
+    def kernel_op(self, op_type: str, *inputs: ir.Value | None, dtype: Any, data: Sequence[int] | None = None,
+                  back: Sequence[int] = (0,), num_outputs: int = 1, kernel_key: str | None = None,
+                  **attrs: Any) -> Any:
+        """``op_type`` on ``inputs`` of ``dtype``, computed in a wider dtype where ONNX Runtime has no kernel.
+
+        ``data`` are the positions of the inputs of ``dtype`` (default: all); ``back`` the outputs
+        cast back to ``dtype``; ``kernel_key`` looks up another row of the table (``ScatterND:add``).
+        """
+        kernel = kernels.kernel_dtype(kernel_key or op_type, dtype)
+        if kernel is None:
+            raise self.unsupported_dtype(dtype, ", ".join(kernels.supported_dtypes(kernel_key or op_type)))
+        name = np.dtype(dtype).name
+        if kernel != name:
+            positions = range(len(inputs)) if data is None else data
+            inputs = tuple(self._widen(x, kernel) if i in positions and x is not None else x
+                           for i, x in enumerate(inputs))
+        outs = self.builder.op(op_type, inputs, attrs, num_outputs=num_outputs)
+        if kernel == name:
+            return outs
+        if num_outputs == 1:
+            return self.cast(outs, name) if 0 in back else outs
+        return tuple(self.cast(o, name) if i in back else o for i, o in enumerate(outs))
+
+    def _widen(self, x: ir.Value, dtype: str) -> ir.Value:
+        """A Cast, or for a constant the constant in ``dtype``."""
+        value = self.const_value(x)
+        return self.cast(x, dtype) if value is None else self.const(value.astype(dtype))
 
     def const_value(self, x: ir.Value) -> np.ndarray | None:
         """The value of ``x`` if it is a known constant, else None."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import onnx
 import onnx_ir as ir
 import onnx_ir.passes.common as common
 from onnx.reference import ReferenceEvaluator
+
+from .errors import GraphPassError
 
 # Ops whose result on constant inputs is exact data movement or integer/shape arithmetic, so
 # folding them at export time cannot change numerics (Cast is exact too: ONNX defines it).
@@ -25,7 +29,8 @@ class FoldConstantsPass(ir.passes.InPlacePass):
         modified = False
         graph = model.graph
         for node in list(graph):
-            if node.domain or not self._foldable(node):
+            # A graph output keeps its producer: the output's name and type stay on a node.
+            if node.domain or not self._foldable(node) or any(o.is_graph_output() for o in node.outputs):
                 continue
             values = [v.const_value.numpy() if v is not None else None for v in node.inputs]
             if sum(v.nbytes for v in values if v is not None) > FOLD_SIZE_LIMIT:
@@ -227,11 +232,11 @@ def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
 
 def clean(model: ir.Model) -> ir.Model:
     """Transposes pushed down and merged, folding of data movement, dead code, duplicates, CSE, Identity."""
-    layout = ir.passes.Sequential(PushTransposesPass(), MergeTransposesPass())
     for _ in range(8):  # each round moves Transposes past a run of elementwise ops; a handful settles
-        if not layout(model).modified:
+        rounds = [_guarded(p, model) for p in (PushTransposesPass(), MergeTransposesPass())]
+        if not any(r.modified for r in rounds):
             break
-    passes = ir.passes.Sequential(
+    return run_passes(model, (
         FoldConstantsPass(),
         common.DeduplicateHashedInitializersPass(),
         common.CommonSubexpressionEliminationPass(),
@@ -239,5 +244,19 @@ def clean(model: ir.Model) -> ir.Model:
         common.RemoveUnusedNodesPass(),
         common.RemoveUnusedFunctionsPass(),
         common.RemoveUnusedOpsetsPass(),
-    )
-    return passes(model).model
+    ))
+
+
+def run_passes(model: ir.Model, graph_passes: Sequence[ir.passes.PassBase]) -> ir.Model:
+    """Runs ``graph_passes`` in order; a failure is a GraphPassError naming the pass."""
+    for graph_pass in graph_passes:
+        model = _guarded(graph_pass, model).model
+    return model
+
+
+def _guarded(graph_pass: ir.passes.PassBase, model: ir.Model) -> ir.passes.PassResult:
+    try:
+        return graph_pass(model)
+    except Exception as exc:
+        cause = exc.__cause__ if isinstance(exc, ir.passes.PassError) and exc.__cause__ else exc
+        raise GraphPassError(type(graph_pass).__name__, cause) from cause

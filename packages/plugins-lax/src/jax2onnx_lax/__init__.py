@@ -18,7 +18,7 @@ plugin_index = PluginIndex(
             "lt", "le", "gt", "ge", "and", "or", "not", "xor", "shift_left", "shift_right_logical",
             "shift_right_arithmetic", "population_count", "clz", "convert_element_type",
             "bitcast_convert_type", "reduce_precision", "mulhi", "eq_to", "lt_to", "le_to",
-            "bessel_i0e", "bessel_i1e", "copy", "stop_gradient",
+            "bessel_i0e", "bessel_i1e", "copy", "stop_gradient", "device_put",
         ],
         "jax2onnx_lax.shapes": [
             "reshape", "broadcast_in_dim", "squeeze", "transpose", "concatenate", "pad", "slice", "rev", "split",
@@ -39,10 +39,11 @@ plugin_index = PluginIndex(
         ],
         "jax2onnx_lax.linalg": ["dot_general"],
         "jax2onnx_lax.conv": ["conv_general_dilated"],
-        "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index"],
+        "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index",
+                                         "custom_linear_solve"],
         "jax2onnx_lax.random": [
             "threefry2x32", "random_bits", "random_split", "random_fold_in", "random_seed", "random_wrap",
-            "random_unwrap", "random_clone", "random_gamma",
+            "random_unwrap", "random_clone", "random_gamma", "iota_2x32_shape",
         ],
         "jax2onnx_lax.nn": [
             *(f"call:jax.nn.{f}" for f in (

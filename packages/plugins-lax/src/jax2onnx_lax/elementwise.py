@@ -1,7 +1,7 @@
 """Elementwise primitives: tables of one-op rules, and decompositions where ONNX has no op.
 
-ONNX Runtime lacks CPU kernels for some op/dtype pairs (``KERNELS``): such inputs are computed
-in a wider dtype when the round trip is exact (``WIDER``) and rejected otherwise. Multi-op
+ONNX Runtime lacks CPU kernels for some op/dtype pairs (core's ``kernels`` table): such inputs are
+computed in a wider dtype when the round trip is exact and rejected otherwise. Multi-op
 decompositions compute float16/bfloat16 in float32 and round once at the end.
 """
 
@@ -12,37 +12,13 @@ import math
 import jax
 import numpy as np
 
+from jax2onnx import kernels
+from jax2onnx.kernels import FLOAT, SINT, UINT
 from jax2onnx.plugin import Testcase, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 
-FLOAT = ("float32", "float64", "float16")
-SINT = ("int8", "int16", "int32", "int64")
-UINT = ("uint8", "uint16", "uint32", "uint64")
-INT = SINT + UINT
-NUMERIC = FLOAT + INT
-ALL_DTYPES = NUMERIC + ("bfloat16", "bool")
-
-# ONNX Runtime 1.31 CPU kernels (probed at opsets 18 and 23); an op not listed has FLOAT.
-KERNELS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(["Add", "Sub", "Mul", "Div", "Mod", "Abs", "Less", "LessOrEqual", "Greater",
-                     "GreaterOrEqual"], NUMERIC),
-    "Equal": NUMERIC + ("bool",),
-    "Sign": NUMERIC + ("bfloat16",),
-    "Neg": FLOAT + SINT,
-    **dict.fromkeys(["Max", "Min", "Clip"], FLOAT + ("int8", "int32", "int64", "uint8", "uint32", "uint64")),
-    "Where": FLOAT + ("int8", "int32", "int64", "uint8", "uint32"),
-    **dict.fromkeys(["IsNaN", "IsInf"], ("float32", "float64")),
-    **dict.fromkeys(["Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Erf"],
-                    ("float32", "float16")),
-    **dict.fromkeys(["Not", "And", "Or", "Xor"], ("bool",)),
-    **dict.fromkeys(["BitwiseNot", "BitwiseAnd", "BitwiseOr", "BitwiseXor"], INT),
-    "BitShift": ("uint8", "uint32", "uint64"),
-}
 PREDICATES = {"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "IsNaN", "IsInf"}
-# Exact round trips; uint64 -> int64 keeps the bits, which is all Where needs.
-WIDER = {"float16": "float32", "bfloat16": "float32", "bool": "uint8", "int8": "int32", "int16": "int32",
-         "uint8": "uint32", "uint16": "uint32", "uint64": "int64"}
 
 
 def _name(dtype) -> str:
@@ -50,27 +26,16 @@ def _name(dtype) -> str:
 
 
 def _kernel_dtype(ctx, op_type: str, dtype) -> str:
-    kernels = KERNELS.get(op_type, FLOAT)
-
-    def widen(name):
-        while name not in kernels and name in WIDER:
-            name = WIDER[name]
-        return name
-
-    kernel = widen(_name(dtype))
-    if kernel not in kernels:
-        raise ctx.unsupported_dtype(dtype, ", ".join(d for d in ALL_DTYPES if widen(d) in kernels))
+    kernel = kernels.kernel_dtype(op_type, dtype)
+    if kernel is None:
+        raise ctx.unsupported_dtype(dtype, ", ".join(kernels.supported_dtypes(op_type)))
     return kernel
 
 
 def _op(ctx, op_type: str, *xs, dtype, **attrs):
     """``op_type`` on values of ``dtype``, computed in a wider dtype where ORT has no kernel for it."""
-    name, kernel = _name(dtype), _kernel_dtype(ctx, op_type, dtype)
-    if kernel != name:
-        skip = 1 if op_type == "Where" else 0  # Where's condition stays bool
-        xs = [x if i < skip else _convert(ctx, x, kernel) for i, x in enumerate(xs)]
-    out = getattr(ctx.op, op_type)(*xs, **attrs)
-    return out if kernel == name or op_type in PREDICATES else ctx.cast(out, name)
+    data = range(1, len(xs)) if op_type == "Where" else None  # Where's condition stays bool
+    return ctx.kernel_op(op_type, *xs, dtype=dtype, data=data, back=() if op_type in PREDICATES else (0,), **attrs)
 
 
 def _convert(ctx, x, dtype):
@@ -705,6 +670,15 @@ def lower_identity(ctx, x):
     return x
 
 
+@lowering("device_put", component="jax.device_put", onnx=[], since="0.1.0",
+          doc="https://docs.jax.dev/en/latest/_autosummary/jax.device_put.html",
+          testcases=[Testcase("device_put", fn=lambda x, y: [2 * v for v in jax.device_put((x, y))],
+                              inputs=[("B", 4), (3,)], input_dtypes=[np.float32, np.int32], expect_ops=["Mul", "Mul"])])
+def lower_device_put(ctx, *xs, **params):
+    # One graph, one device: placement and copy semantics leave the values as they are.
+    return list(xs)
+
+
 def _ties(rng, shapes):
     return [rng.integers(-3, 3, s) for s in shapes]  # equal pairs are frequent
 
@@ -1137,7 +1111,7 @@ REDUCED = {(5, 10): "float16", (8, 7): "bfloat16", (8, 23): "float32"}
           testcases=[Testcase(f"reduce_precision_{e}_{m}", fn=lambda x, e=e, m=m: jax.lax.reduce_precision(x, e, m) * x,
                               inputs=[("B", 8)], input_values=lambda rng, s: [
                                   rng.standard_normal(s[0]) * 2.0 ** rng.integers(-30, 20, s[0])])
-                     for e, m in ((5, 10), (8, 7), (8, 23), (11, 52))])
+                     for e, m in ((5, 10), (8, 7), (8, 23), (11, 52), (4, 3), (6, 16), (10, 40), (2, 0))])
 def lower_reduce_precision(ctx, x, *, exponent_bits, mantissa_bits):
     dtype = ctx.in_avals[0].dtype
     ebits, mbits = FORMATS[_name(dtype)]
@@ -1145,8 +1119,7 @@ def lower_reduce_precision(ctx, x, *, exponent_bits, mantissa_bits):
         return x
     target = REDUCED.get((exponent_bits, mantissa_bits))
     if target is None or FORMATS[target][0] > ebits or FORMATS[target][1] > mbits:
-        raise ctx.fail(f"reducing {_name(dtype)} to {exponent_bits} exponent and {mantissa_bits} mantissa bits "
-                       f"has no ONNX float type; supported: {', '.join(f'{e}/{m}' for e, m in REDUCED)}")
+        return _rounded_to_format(ctx, x, dtype, min(exponent_bits, ebits), min(mantissa_bits, mbits))
     out = ctx.cast(ctx.cast(x, target, from_dtype=dtype), dtype, from_dtype=target)
     if exponent_bits == ebits:
         return out
@@ -1155,6 +1128,34 @@ def lower_reduce_precision(ctx, x, *, exponent_bits, mantissa_bits):
     emin = 2 - 2 ** (exponent_bits - 1)
     tiny = ctx.op.Less(_op(ctx, "Abs", x, dtype=dtype), _c(ctx, 2.0**emin - 2.0 ** (emin - 2 - mantissa_bits), dtype))
     return _where(ctx, tiny, _op(ctx, "Mul", x, _c(ctx, 0, dtype), dtype=dtype), out, dtype)
+
+
+def _rounded_to_format(ctx, x, dtype, exponent_bits, mantissa_bits):
+    """XLA's ReducePrecision without an ONNX type of that format: the significand rounds to nearest
+    even at ``mantissa_bits``, then results beyond the format's normal range become inf or zero."""
+    src_ebits, src_mbits = FORMATS[_name(dtype)]
+    dt = _compute_dtype(dtype)
+    x = ctx.cast(x, dt, from_dtype=dtype)
+    out = x
+    if mantissa_bits < src_mbits:
+        # The quantum is 2**(e - mantissa_bits), e = floor(log2 |x|) but at least the source's minimum
+        # exponent (its subnormals round at that quantum); dividing and multiplying by it is exact.
+        src_emin = 2 - 2 ** (src_ebits - 1)
+        a = ctx.op.Max(ctx.op.Abs(x), _c(ctx, 2.0**src_emin, dt))
+        e = ctx.op.Floor(ctx.op.Mul(ctx.op.Log(a), _c(ctx, 1 / np.log(2), dt)))
+        two = _c(ctx, 2, dt)
+        e = ctx.op.Sub(e, ctx.cast(ctx.op.Greater(ctx.op.Pow(two, e), a), dt))
+        e = ctx.op.Add(e, ctx.cast(ctx.op.LessOrEqual(ctx.op.Pow(two, ctx.op.Add(e, _c(ctx, 1, dt))), a), dt))
+        quantum = ctx.op.Pow(_c(ctx, 2, dt), ctx.op.Sub(e, _c(ctx, mantissa_bits, dt)))
+        rounded = ctx.op.Mul(ctx.op.Round(ctx.op.Div(x, quantum)), quantum)
+        out = ctx.op.Where(ctx.op.Or(ctx.op.IsNaN(x), ctx.op.IsInf(x)), x, rounded)
+    if exponent_bits < src_ebits:
+        emax, emin = 2 ** (exponent_bits - 1) - 1, 2 - 2 ** (exponent_bits - 1)
+        magnitude = ctx.op.Abs(out)
+        huge = ctx.op.GreaterOrEqual(magnitude, _c(ctx, 2.0 ** (emax + 1), dt))
+        out = ctx.op.Where(huge, ctx.op.Mul(ctx.op.Sign(out), _c(ctx, np.inf, dt)), out)
+        out = ctx.op.Where(ctx.op.Less(magnitude, _c(ctx, 2.0**emin, dt)), ctx.op.Mul(out, _c(ctx, 0, dt)), out)
+    return ctx.cast(out, dtype, from_dtype=dt)
 
 
 @lowering("mulhi", component="jax.lax.mulhi", onnx=["Mul", "BitShift", "BitwiseAnd"], since="0.1.0",

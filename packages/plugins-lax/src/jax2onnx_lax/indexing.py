@@ -393,9 +393,13 @@ def lower_dynamic_slice(ctx, x, *starts, slice_sizes):
                        inputs=[(5, 6), (2, 3), (), ()], input_dtypes=[F32, F32, I32, I32]),
               _case("dynamic_update_slice_symbolic", fn=lambda x, u: lax.dynamic_update_slice(x, u, (1, 0)),
                        inputs=[(4, "B"), (2, "B")], input_dtypes=[I32, I32]),
+              _case("dynamic_update_slice_empty_update", fn=lambda x, u, i: lax.dynamic_update_slice(x, u, (i, i, i)),
+                       inputs=[(7, "B", 3), (2, 0, 1), ()], input_dtypes=[F32, F32, I32], forbid_ops=()),
           ])
 def lower_dynamic_update_slice(ctx, x, update, *starts):
     shape, update_shape = ctx.in_avals[0].shape, ctx.in_avals[1].shape
+    if 0 in update_shape:  # nothing to write
+        return x
     axes = tuple(a for a, d in enumerate(shape) if update_shape[a] != d)
     if not axes:
         return update
@@ -493,8 +497,8 @@ def scatter_elements(ctx, operand, starts, valid, updates, dims: IndexDims, redu
     if valid is not None:
         idx = redirect(ctx, idx, elements_layout(ctx, valid, dims), dims.operand_shape[axis], 1)
     updates = relabel(ctx, updates, dims.layout, dims.elements_labels)
-    return with_padding_row(ctx, operand, axis, valid, dims, lambda data: ctx.op.ScatterElements(
-        data, idx, updates, axis=axis, reduction=reduction))
+    return with_padding_row(ctx, operand, axis, valid, dims, lambda data: scatter_op(
+        ctx, "ScatterElements", data, idx, updates, reduction, axis=axis))
 
 
 def scatter_nd(ctx, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
@@ -505,7 +509,7 @@ def scatter_nd(ctx, operand, starts, valid, updates, dims: IndexDims, reduction:
         idx = redirect(ctx, idx, valid, dims.operand_shape[perm[0]], len(dims.start_map))
     updates = relabel(ctx, updates, dims.layout, dims.batch_labels + [("w", d) for d in dims.rest])
     out = with_padding_row(ctx, relabel(ctx, operand, dims_in_order, perm), 0, valid, dims,
-                           lambda data: ctx.op.ScatterND(data, idx, updates, reduction=reduction))
+                           lambda data: scatter_op(ctx, "ScatterND", data, idx, updates, reduction))
     return relabel(ctx, out, perm, dims_in_order)
 
 
@@ -517,7 +521,14 @@ def scatter_grid(ctx, operand, starts, valid, updates, dims: IndexDims, reductio
         mask = place(ctx, valid, n + 1, [*dims.batch_pos, n], broadcast=True)
         idx = redirect(ctx, idx, mask, dims.operand_shape[0], len(dims.operand_shape) - len(updates_shape) + n)
     return with_padding_row(ctx, operand, 0, valid, dims,
-                            lambda data: ctx.op.ScatterND(data, idx, updates, reduction=reduction))
+                            lambda data: scatter_op(ctx, "ScatterND", data, idx, updates, reduction))
+
+
+def scatter_op(ctx, op_type: str, data, idx, updates, reduction: str, **attrs) -> ir.Value:
+    """A Scatter node, in a wider dtype where ONNX Runtime has no kernel for its reduction (float16 add)."""
+    key = op_type if reduction == "none" else f"{op_type}:{reduction}"
+    return ctx.kernel_op(op_type, data, idx, updates, dtype=ctx.in_avals[0].dtype, data=(0, 2), kernel_key=key,
+                         reduction=reduction, **attrs)
 
 
 def redirect(ctx, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -> ir.Value:
@@ -531,5 +542,6 @@ def with_padding_row(ctx, operand: ir.Value, axis: int, valid: ir.Value | None, 
     if valid is None:
         return scatter(operand)
     rank = len(dims.operand_shape)
-    padded = ctx.op.Pad(operand, ints(ctx, [0] * (rank + axis) + [1] + [0] * (rank - axis - 1)))
+    padded = ctx.kernel_op("Pad", operand, ints(ctx, [0] * (rank + axis) + [1] + [0] * (rank - axis - 1)),
+                           dtype=ctx.in_avals[0].dtype, data=(0,))
     return ctx.op.Slice(scatter(padded), ints(ctx, [0]), ints(ctx, [-1]), ints(ctx, [axis]))

@@ -11,16 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import onnx_ir as ir
 
+from jax2onnx import kernels
 from jax2onnx.plugin import Testcase, lowering
 
 DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.dot_general.html"
 
-# dtypes ONNX Runtime's CPU kernels implement; other dtypes are computed in a wider one.
-KERNEL_DTYPES = {
-    "MatMul": {"float16", "float32", "float64", "int32", "int64", "uint32", "uint64"},
-    "Gemm": {"float16", "float32", "float64"},
-    "Einsum": {"float16", "float32", "float64", "int32", "int64"},
-}
 INT8 = {"int8", "uint8"}
 
 
@@ -42,7 +37,7 @@ def compute_dtype(op_type: str, out_dtype: Any) -> np.dtype:
     unsigned integers run in int32/int64 and the result is cast back.
     """
     out = np.dtype(out_dtype)
-    if out.name in KERNEL_DTYPES[op_type]:
+    if kernels.has_kernel(op_type, out):
         return out
     if np.issubdtype(out, np.integer):
         return np.dtype(np.int64 if out.itemsize == 8 else np.int32)
@@ -174,7 +169,7 @@ def lower_dot_general(ctx, lhs, rhs, *, dimension_numbers, **params):
         return ctx.cast(out, out_dtype, np.int32)
     dtype = compute_dtype("MatMul", out_dtype)
     transposed = (lhs_perm != sorted(lhs_perm), rhs_perm != sorted(rhs_perm))
-    if lhs_aval.ndim == rhs_aval.ndim == 2 and any(transposed) and dtype.name in KERNEL_DTYPES["Gemm"]:
+    if lhs_aval.ndim == rhs_aval.ndim == 2 and any(transposed) and kernels.has_kernel("Gemm", dtype):
         # Gemm transposes its rank-2 operands itself.
         out = ctx.op.Gemm(ctx.cast(lhs, dtype, lhs_aval.dtype), ctx.cast(rhs, dtype, rhs_aval.dtype),
                           transA=int(transposed[0]) or None, transB=int(transposed[1]) or None)

@@ -119,6 +119,15 @@ def lower_threefry2x32(ctx, k1, k2, x1, x2):
     return _threefry2x32(ctx, k1, k2, x1, x2)
 
 
+@lowering("iota_2x32_shape", component="jax._src.prng.iota_2x32_shape", onnx=["Range", "Div", "Cast"],
+          since="0.1.0", doc=RANDOM_DOC.format("bits"),
+          testcases=[Testcase("iota_2x32_shape_threefry_impl",
+                              fn=lambda key: jex_random.threefry_prng_impl.random_bits(key, 32, (3, 4)),
+                              inputs=[(2,)], input_dtypes=[np.uint32], input_values=_raw_key)])
+def lower_iota_2x32_shape(ctx, *, shape):
+    return _iota_2x32(ctx, shape)
+
+
 @lowering("random_bits", component="jax.random.bits", onnx=["Add", "BitShift", "BitwiseXor", "Range"],
           since="0.1.0", doc=RANDOM_DOC.format("bits"),
           testcases=[

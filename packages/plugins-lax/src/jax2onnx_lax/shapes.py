@@ -154,7 +154,8 @@ def lower_pad(ctx, x, padding_value, *, padding_config):
     if any(interiors):
         x = _interior_pad(ctx, x, padding_value, interiors)
     if any(d != 0 for d in lows + highs):
-        x = ctx.op.Pad(x, ctx.shape_tensor([*lows, *highs]), padding_value)
+        x = ctx.kernel_op("Pad", x, ctx.shape_tensor([*lows, *highs]), padding_value,
+                          dtype=ctx.in_avals[0].dtype, data=(0, 2))
     return x
 
 
@@ -166,7 +167,7 @@ def _interior_pad(ctx, x, padding_value, interiors):
     ends = [0] * rank
     for k, a in enumerate(axes):
         ends[a + k + 1] = interiors[a]
-    x = ctx.op.Pad(x, ints(ctx, [0] * rank + ends), padding_value)
+    x = ctx.kernel_op("Pad", x, ints(ctx, [0] * rank + ends), padding_value, dtype=ctx.in_avals[0].dtype, data=(0, 2))
     shape = [d * (1 + i) for d, i in zip(ctx.in_avals[0].shape, interiors)]
     x = reshape(ctx, x, shape)
     return ctx.op.Slice(x, ints(ctx, [0] * len(axes)), ints(ctx, [-interiors[a] for a in axes]), ints(ctx, axes))
@@ -235,9 +236,12 @@ def lower_unstack(ctx, x, *, axis):
 @lowering("tile", component="jax.lax.tile", onnx=["Tile"], since="0.1.0", doc=LAX_DOC.format("tile"), testcases=[
               Testcase("tile_symbolic", fn=lambda x: lax.tile(x, (1, 3)), inputs=[("B", 4)], expect_ops=["Tile"]),
               Testcase("tile_rank_up", fn=lambda x: jnp.tile(x, (2, 1, 3)), inputs=[("B", 4)], input_dtypes=[np.int32]),
+              Testcase("tile_symbolic_reps", fn=lambda x: jnp.tile(x, (x.shape[0], 2)), inputs=[("B", 3)]),
+              Testcase("tile_symbolic_rank_up", fn=lambda x, y: jnp.tile(x, (y.shape[1], 1, x.shape[0])),
+                       inputs=[("B", 2), (1, "T")]),
           ])
 def lower_tile(ctx, x, *, reps):
-    return ctx.op.Tile(x, ints(ctx, reps))
+    return ctx.op.Tile(x, ctx.shape_tensor(reps))
 
 
 @lowering("iota", component="jax.lax.iota", onnx=["Range", "Expand"], since="0.1.0", doc=LAX_DOC.format("iota"),

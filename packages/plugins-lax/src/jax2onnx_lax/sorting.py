@@ -25,27 +25,32 @@ def _with_nans(rng, shapes):
 
 def _order(ctx, key, dtype, k, axis, largest):
     """TopK's int64 indices of ``key`` along ``axis``, computed in a dtype the kernels cover."""
-    work = compute_dtype(dtype)
-    _, index = ctx.op.TopK(ctx.cast(key, work, from_dtype=dtype), k, axis=axis, largest=largest, sorted=1, _outputs=2)
+    _, index = ctx.op.TopK(ctx.cast(key, compute_dtype(dtype), from_dtype=dtype), k, axis=axis, largest=largest,
+                           sorted=1, _outputs=2)
     return index
+
+
+def _nan_as_inf(ctx, x, dtype):
+    """``x`` in its compute dtype with NaN as +inf (TopK cannot compare NaNs), and that dtype."""
+    work = compute_dtype(dtype)
+    x = ctx.cast(x, work, from_dtype=dtype)
+    return ctx.op.Where(ctx.op.IsNaN(x), ctx.const(np.array(np.inf, work)), x), work
 
 
 def _sort_keys(ctx, key, dtype):
     """Keys, most significant first, that order like XLA: TopK cannot compare NaNs, XLA puts them last."""
     if not jnp.issubdtype(dtype, jnp.floating):
         return [(key, dtype)]
-    nan = ctx.op.IsNaN(key)
-    return [(ctx.cast(nan, np.int32, from_dtype=np.bool_), np.int32),
-            (ctx.op.Where(nan, ctx.const(np.array(np.inf, dtype)), key), dtype)]
+    nan = ctx.op.IsNaN(ctx.cast(key, compute_dtype(dtype), from_dtype=dtype))
+    return [(ctx.cast(nan, np.int32, from_dtype=np.bool_), np.int32), _nan_as_inf(ctx, key, dtype)]
 
 
 def _top(ctx, x, k, axis, largest):
     """The k largest (smallest) along ``axis`` and their indices, in the equation's index dtype."""
-    dtype = ctx.in_avals[0].dtype
-    key = x
+    key, dtype = x, ctx.in_avals[0].dtype
     if jnp.issubdtype(dtype, jnp.floating):
         # XLA ranks NaN above everything; as +inf it only ties with +inf, broken by index.
-        key = ctx.op.Where(ctx.op.IsNaN(x), ctx.const(np.array(np.inf, dtype)), x)
+        key, dtype = _nan_as_inf(ctx, x, dtype)
     index = _order(ctx, key, dtype, k, axis, largest)
     values = ctx.op.GatherElements(x, index, axis=axis)
     return values, ctx.cast(index, ctx.out_avals[1].dtype, from_dtype=np.int64)

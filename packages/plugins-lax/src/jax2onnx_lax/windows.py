@@ -60,7 +60,8 @@ def _doubling_scan(ctx, x, dtype, axis, reverse, monoid):
     if isinstance(n, int):
         k = 1
         while k < n:
-            x = combine(ctx, x, ctx.op.Pad(x, ctx.const(sign * k), fill, axes), dtype)
+            shifted = ctx.kernel_op("Pad", x, ctx.const(sign * k), fill, axes, dtype=dtype, data=(0, 2))
+            x = combine(ctx, x, shifted, dtype)
             k *= 2
         return x
     n = ctx.op.Squeeze(ctx.dim(n))
@@ -216,13 +217,15 @@ def _window_slices(ctx, x, combine, dtype, fill, window, strides, padding, base_
     for d, f in enumerate(base_dilation):
         if f > 1:
             # Interleave f - 1 fill values after each element, then crop the trailing ones.
-            x = ctx.op.Pad(ctx.op.Unsqueeze(x, _i64(ctx, [d + 1])), _i64(ctx, [0, f - 1]), fill, _i64(ctx, [d + 1]))
+            x = ctx.kernel_op("Pad", ctx.op.Unsqueeze(x, _i64(ctx, [d + 1])), _i64(ctx, [0, f - 1]), fill,
+                              _i64(ctx, [d + 1]), dtype=dtype, data=(0, 2))
             shape[d] = shape[d] * f
             x = ctx.op.Reshape(x, ctx.shape_tensor(shape))
             x = ctx.op.Slice(x, _i64(ctx, [0]), _i64(ctx, [1 - f]), _i64(ctx, [d]))
             shape[d] = shape[d] - (f - 1)
     if any(not isinstance(p, int) or p for pair in padding for p in pair):
-        x = ctx.op.Pad(x, ctx.shape_tensor([lo for lo, _ in padding] + [hi for _, hi in padding]), fill)
+        x = ctx.kernel_op("Pad", x, ctx.shape_tensor([lo for lo, _ in padding] + [hi for _, hi in padding]), fill,
+                          dtype=dtype, data=(0, 2))
     axes = [d for d in range(len(window)) if window[d] > 1 or strides[d] > 1]
     if not axes:
         return x
@@ -347,10 +350,14 @@ def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window
 def _max_pool_argmax(ctx, operand, select_prim, window, strides, padding, dilation):
     """MaxPool's flat argmax indices of ``operand`` in pool layout: the element XLA's select picks."""
     dtype = np.dtype(ctx.in_avals[1].dtype)
-    if select_prim.name not in ("ge", "le") or dtype not in (np.float32, np.float64) or \
+    # MaxPool runs float32/float64: narrower floats and integers up to 32 bits convert exactly.
+    work = dtype if dtype in (np.float32, np.float64) else np.dtype(
+        np.float32 if jnp.issubdtype(dtype, jnp.floating) else np.float64)
+    if select_prim.name not in ("ge", "le") or dtype.itemsize > 4 and work != dtype or \
             not _PoolLayout.fits(window, padding, dilation):
-        raise ctx.fail(f"needs select_prim ge or le, float32/float64 and static padding, not {select_prim.name}, "
-                       f"{dtype.name}, {padding}")
+        raise ctx.fail(f"needs select_prim ge or le, a dtype of at most 32 bits (or float64) and static padding, "
+                       f"not {select_prim.name}, {dtype.name}, {padding}")
+    operand = ctx.cast(operand, work, from_dtype=dtype)
     layout = _PoolLayout(window, strides, padding, dilation)
     if not 1 <= len(layout.spatial) <= 3:
         raise ctx.fail("pooling ops take 1 to 3 windowed dims")
@@ -372,6 +379,8 @@ def _max_pool_argmax(ctx, operand, select_prim, window, strides, padding, dilati
                        inputs=[("B", 5)], input_values=_ties_f),
               Testcase("reduce_window_min_grad", fn=lambda x: jax.grad(lambda y: jnp.sum(jnp.cos(lax.reduce_window(
                   y, jnp.inf, lax.min, (1, 3), (1, 2), "VALID"))))(x), inputs=[("B", 7)]),
+              Testcase("reduce_window_max_grad_float16", fn=lambda x: jax.grad(lambda y: jnp.sum(lax.reduce_window(
+                  y, -jnp.inf, lax.max, (1, 2), (1, 2), "VALID")))(x), inputs=[("B", 6)], input_dtypes=[np.float16]),
           ])
 def lower_select_and_scatter_add(ctx, source, operand, *, select_prim, window_dimensions, window_strides, padding):
     layout, x, index = _max_pool_argmax(ctx, operand, select_prim, window_dimensions, window_strides, padding,
@@ -380,8 +389,9 @@ def lower_select_and_scatter_add(ctx, source, operand, *, select_prim, window_di
     flat = _i64(ctx, [-1])
     zeros = ctx.op.ConstantOfShape(ctx.op.Shape(x), value=ir.tensor(np.zeros(1, ctx.in_avals[0].dtype)))
     source = layout.to_pool(ctx, source, ctx.in_avals[0].shape)
-    summed = ctx.op.ScatterElements(ctx.op.Reshape(zeros, flat), ctx.op.Reshape(index, flat),
-                                    ctx.op.Reshape(source, flat), axis=0, reduction="add")
+    summed = ctx.kernel_op("ScatterElements", ctx.op.Reshape(zeros, flat), ctx.op.Reshape(index, flat),
+                           ctx.op.Reshape(source, flat), dtype=ctx.in_avals[0].dtype, data=(0, 2),
+                           kernel_key="ScatterElements:add", axis=0, reduction="add")
     return layout.from_pool(ctx, ctx.op.Reshape(summed, ctx.op.Shape(x)), ctx.in_avals[1].shape)
 
 

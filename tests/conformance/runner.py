@@ -1,0 +1,331 @@
+"""Conformance: JAX's own primitive harnesses exported, checked and run in ONNX Runtime.
+
+The harnesses (``jax._src.internal_test_util.test_harnesses``, shipped in every jax wheel) are
+the use cases JAX tests its exporters with: ~5,500 of them in ~130 primitive groups, each a
+function with argument makers, a dtype and params. JAX keeps them under ``jax._src`` only, so
+this module is the one place that reaches in there.
+
+For every harness JAX itself runs on CPU, :func:`run_harness` exports ``harness.dyn_fun`` on
+the argument shapes and dtypes (64-bit ones with ``enable_double_precision=True``), checks the
+model (onnx.checker full check, strict shape inference), runs it in ONNX Runtime and compares
+with JAX: exactly for integers and booleans, within a tolerance per float dtype.
+
+Run as a script for the summary: ``python -m tests.conformance.runner [full] [GROUP ...]``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import fnmatch
+import functools
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import jax
+import ml_dtypes
+import numpy as np
+import onnx
+
+KNOWN_FAILURES = os.path.join(os.path.dirname(__file__), "known_failures.toml")
+SAMPLE_PER_GROUP = 3
+SEED = 0
+
+# (rtol, atol) per output dtype. Within one dtype JAX (XLA) and ONNX Runtime round the same
+# operations differently (fused multiply-adds, summation order, their own transcendental
+# approximations), so the bar is a few ulps of the dtype, scaled by magnitude.
+TOLERANCES = {
+    "float64": (1e-10, 1e-12),
+    "float32": (1e-5, 1e-6),
+    "float16": (2e-3, 2e-3),
+    "bfloat16": (2e-2, 2e-2),
+}
+# Looser bars per group, each with its reason.
+GROUP_TOLERANCES: dict[str, dict[str, tuple[float, float]]] = {
+    # ONNX Runtime's Conv sums the 60-term windows in its own blocked order (errors ~5e-5 at values ~10).
+    "conv_general_dilated": {"float32": (1e-4, 1e-4)},
+    # XLA rounds every partial sum to float16/bfloat16; the export sums in float32 and rounds once.
+    "cumsum": {"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 5e-2)},
+}
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+_WIDE = {np.dtype(t) for t in (np.float64, np.int64, np.uint64, np.complex128)}
+
+
+@functools.cache
+def harnesses() -> tuple[Any, ...]:
+    """Every harness that JAX itself implements on CPU, in definition order."""
+    from jax._src.internal_test_util import test_harnesses  # noqa: PLC0415 - harnesses live only there
+
+    return tuple(h for h in test_harnesses.all_harnesses if _runs_on_cpu(h))
+
+
+def _runs_on_cpu(harness: Any) -> bool:
+    try:
+        return harness.filter("cpu", include_jax_unimpl=False)
+    except TypeError:  # a signature without the keyword: limitations still apply by default
+        return harness.filter("cpu")
+
+
+def case_id(harness: Any) -> str:
+    return f"{harness.group_name}/{harness.name}"
+
+
+def groups(cases: Iterable[Any] | None = None) -> dict[str, list[Any]]:
+    by_group: dict[str, list[Any]] = collections.defaultdict(list)
+    for h in cases if cases is not None else harnesses():
+        by_group[h.group_name].append(h)
+    return dict(by_group)
+
+
+def sample(per_group: int = SAMPLE_PER_GROUP) -> list[Any]:
+    """A deterministic spread: up to ``per_group`` cases of each group, evenly spaced through it."""
+    chosen = []
+    for cases in groups().values():
+        if len(cases) <= per_group:
+            chosen.extend(cases)
+        else:
+            step = (len(cases) - 1) / (per_group - 1) if per_group > 1 else 0
+            chosen.extend(cases[round(i * step)] for i in range(per_group))
+    return chosen
+
+
+@dataclasses.dataclass
+class Result:
+    case: str
+    group: str
+    status: str  # "pass", "fail" or "jax" (JAX itself could not run the case here)
+    stage: str = ""
+    message: str = ""
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _physical(x: Any) -> np.ndarray:
+    return np.asarray(jax.random.key_data(x)) if _is_key(x) else np.asarray(x)
+
+
+def _spec(x: Any) -> jax.ShapeDtypeStruct:
+    if _is_key(x):
+        return jax.ShapeDtypeStruct(x.shape, x.dtype)
+    x = np.asarray(x)
+    return jax.ShapeDtypeStruct(x.shape, x.dtype)
+
+
+def _needs_x64(harness: Any, args: Sequence[Any]) -> bool:
+    dtypes = [np.dtype(a.dtype) for a in args if not _is_key(a) and hasattr(a, "dtype")]
+    dtypes += [np.dtype(type(a)) for a in args if isinstance(a, (np.generic,))]
+    if harness.dtype is not None:
+        try:
+            dtypes.append(np.dtype(harness.dtype))
+        except TypeError:
+            pass
+    if any(d in _WIDE for d in dtypes):
+        return True
+    try:  # 32-bit inputs may still make a 64-bit result (convert_element_type, iota)
+        with jax.enable_x64(True):
+            outs = jax.eval_shape(harness.dyn_fun, *args)
+        return any(np.dtype(o.dtype) in _WIDE for o in jax.tree_util.tree_leaves(outs) if not _is_key(o))
+    except Exception:
+        return False
+
+
+def _through_float32(fn: Any, args: list) -> tuple[Any, list]:
+    """ONNX Runtime's Python API cannot feed or fetch bfloat16: such inputs and outputs pass as
+    float32 and convert inside the model (exact both ways for bfloat16 values)."""
+    narrow = [not _is_key(a) and a.dtype == BFLOAT16 for a in args]
+
+    def wrapped(*xs):
+        outs = fn(*(x.astype(BFLOAT16) if n else x for x, n in zip(xs, narrow)))
+        return jax.tree_util.tree_map(lambda o: o.astype(np.float32) if o.dtype == BFLOAT16 else o, outs)
+
+    return wrapped, [a.astype(np.float32) if n else a for a, n in zip(args, narrow)]
+
+
+def run_harness(harness: Any) -> Result:
+    """Exports one harness, checks the model, runs it in ONNX Runtime and compares with JAX."""
+    start = time.perf_counter()
+    result = _run(harness)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run(harness: Any) -> Result:
+    import onnxruntime as ort
+
+    from jax2onnx import to_onnx
+
+    case, group = case_id(harness), harness.group_name
+
+    def fail(stage: str, exc: BaseException | str) -> Result:
+        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        return Result(case, group, "fail", stage, " ".join(str(text).split())[:400])
+
+    rng = np.random.RandomState(SEED)
+    try:
+        with jax.enable_x64(True):
+            args = list(harness.dyn_args_maker(rng))
+    except Exception as exc:  # noqa: BLE001 - JAX's own argument maker: not ours to judge
+        return Result(case, group, "jax", "args", str(exc)[:200])
+    double = _needs_x64(harness, args)
+    with jax.enable_x64(double):
+        args = [a if _is_key(a) else np.asarray(a) for a in args]
+        try:
+            want = [_physical(w) for w in jax.tree_util.tree_leaves(harness.dyn_fun(*args))]
+        except Exception as exc:  # noqa: BLE001
+            return Result(case, group, "jax", "jax", str(exc)[:200])
+    fn, args = _through_float32(harness.dyn_fun, args)
+    try:
+        model = to_onnx(fn, [_spec(a) for a in args], enable_double_precision=double)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded with its stage
+        return fail("export", exc)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:  # noqa: BLE001
+        return fail("checker", exc)
+    try:
+        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+    except Exception as exc:  # noqa: BLE001
+        return fail("shape_inference", exc)
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 4  # failures are reported by the exception, not the log
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001
+        return fail("ort_load", exc)
+    feeds = {m.name: _physical(a) for m, a in zip(session.get_inputs(), args)}
+    try:
+        got = session.run(None, feeds)
+    except Exception as exc:  # noqa: BLE001
+        return fail("ort_run", exc)
+    got = [g.astype(BFLOAT16) if w.dtype == BFLOAT16 else g for g, w in zip(got, want)]
+    problem = compare(group, got, want)
+    return fail("compare", problem) if problem else Result(case, group, "pass")
+
+
+def compare(group: str, got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> str | None:
+    """None when ONNX Runtime's outputs match JAX's, else what differs."""
+    if len(got) != len(want):
+        return f"ONNX returned {len(got)} outputs, JAX {len(want)}"
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g.dtype != w.dtype:
+            return f"output {i}: dtype {g.dtype}, JAX {w.dtype}"
+        if g.shape != w.shape:
+            return f"output {i}: shape {g.shape}, JAX {w.shape}"
+        if w.dtype.kind in "fc" or w.dtype.name == "bfloat16":
+            rtol, atol = GROUP_TOLERANCES.get(group, {}).get(w.dtype.name, TOLERANCES.get(w.dtype.name, (1e-5, 1e-6)))
+            wide = np.complex128 if w.dtype.kind == "c" else np.float64
+            g64, w64 = g.astype(wide), w.astype(wide)
+            if not np.allclose(g64, w64, rtol=rtol, atol=atol, equal_nan=True):
+                err = np.nanmax(np.abs(g64 - w64))
+                return f"output {i}: max abs error {err:.3g} (rtol={rtol}, atol={atol})"
+        elif not np.array_equal(g, w):
+            bad = int(np.sum(g != w))
+            return f"output {i}: {bad} of {w.size} elements differ"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownFailure:
+    pattern: str
+    reason: str
+    section: str
+
+
+def known_failures(path: str = KNOWN_FAILURES) -> list[KnownFailure]:
+    """Entries of the reviewed list: glob patterns on ``group/name`` with a reason each."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    return [KnownFailure(pattern, reason, section)
+            for section, entries in data.items() for pattern, reason in entries.items()]
+
+
+def listed(case: str, entries: Sequence[KnownFailure]) -> KnownFailure | None:
+    return next((e for e in entries if fnmatch.fnmatchcase(case, e.pattern)), None)
+
+
+def audit(results: Sequence[Result], entries: Sequence[KnownFailure]) -> tuple[list[Result], list[KnownFailure]]:
+    """(failures not on the list, entries whose every case in ``results`` now passes)."""
+    unlisted = [r for r in results if r.status == "fail" and listed(r.case, entries) is None]
+    stale = []
+    for entry in entries:
+        matched = [r for r in results if r.status != "jax" and fnmatch.fnmatchcase(r.case, entry.pattern)]
+        if matched and all(r.passed for r in matched):
+            stale.append(entry)
+    return unlisted, stale
+
+
+def summary(results: Sequence[Result]) -> list[str]:
+    """One line per group and a total; known failures count as failures."""
+    lines = []
+    by_group: dict[str, list[Result]] = collections.defaultdict(list)
+    for r in results:
+        by_group[r.group].append(r)
+    worst = []
+    for group in sorted(by_group):
+        rs = [r for r in by_group[group] if r.status != "jax"]
+        passed = sum(r.passed for r in rs)
+        skipped = len(by_group[group]) - len(rs)
+        stages = collections.Counter(r.stage for r in rs if not r.passed)
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
+        pct = 100.0 * passed / len(rs) if rs else 100.0
+        worst.append(pct)
+        lines.append(f"{group:28s} {passed:4d}/{len(rs):<4d} {pct:5.1f}%" + (f"  failed: {detail}" if detail else "")
+                     + (f"  (JAX could not run {skipped})" if skipped else ""))
+    total = [r for r in results if r.status != "jax"]
+    passed = sum(r.passed for r in total)
+    pct = 100.0 * passed / len(total) if total else 100.0
+    lines.append(f"TOTAL {passed}/{len(total)} passed ({pct:.1f}%) in {len(by_group)} groups; "
+                 f"lowest group {min(worst, default=100.0):.1f}%; {sum(r.seconds for r in results):.1f} s")
+    return lines
+
+
+def main(argv: Sequence[str]) -> int:
+    full = "full" in argv or os.environ.get("JAX2ONNX_CONFORMANCE") == "full"
+    wanted = [a for a in argv if a != "full"]
+    per_group = int(os.environ.get("JAX2ONNX_CONFORMANCE_SAMPLE", SAMPLE_PER_GROUP))
+    cases = list(harnesses()) if full else sample(per_group)
+    shard = os.environ.get("JAX2ONNX_CONFORMANCE_SHARD")  # "i/n": every n-th case from the i-th
+    if shard:
+        index, count = (int(x) for x in shard.split("/"))
+        cases = cases[index::count]
+    if wanted:
+        cases = [h for h in cases if any(fnmatch.fnmatchcase(case_id(h), w) or h.group_name == w for w in wanted)]
+    start = time.perf_counter()
+    results = []
+    for h in cases:
+        r = run_harness(h)
+        results.append(r)
+        if not r.passed and os.environ.get("JAX2ONNX_CONFORMANCE_VERBOSE"):
+            print(f"{r.case}: {r.status} {r.stage}: {r.message}", flush=True)
+    dump = os.environ.get("JAX2ONNX_CONFORMANCE_DUMP")
+    if dump:
+        import json
+
+        with open(dump, "w") as fh:
+            json.dump([dataclasses.asdict(r) for r in results], fh, indent=0)
+    for line in summary(results):
+        print(line)
+    entries = known_failures()
+    unlisted, stale = audit(results, entries)
+    for r in unlisted:
+        print(f"UNLISTED {r.case}: {r.stage}: {r.message}")
+    for e in stale:
+        print(f"STALE {e.pattern} ({e.section}): every run case passes")
+    print(f"wall time {time.perf_counter() - start:.1f} s")
+    return 1 if unlisted or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
