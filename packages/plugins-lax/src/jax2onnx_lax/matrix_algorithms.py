@@ -32,6 +32,11 @@ def _put_column(a, j, column):
     return jnp.where(jnp.arange(a.shape[-1]) == j, column[..., :, None], a)
 
 
+def _loop(count: int, step, init):
+    """``step`` applied for i in range(count): a Loop, and no body at all for empty matrices."""
+    return lax.fori_loop(0, count, step, init) if count else init
+
+
 def _eps(dtype) -> float:
     return float(jnp.finfo(dtype).eps)
 
@@ -78,7 +83,7 @@ def geqrf(a):
         a = _put_column(a, j, jnp.where(rows < j, column, jnp.where(rows == j, beta[..., None], v)))
         return a, jnp.where(jnp.arange(k) == j, tau[..., None], taus)
 
-    return lax.fori_loop(0, k, step, (a, jnp.zeros((*a.shape[:-2], k), a.dtype)))
+    return _loop(k, step, (a, jnp.zeros((*a.shape[:-2], k), a.dtype)))
 
 
 def householder_product(packed, taus):
@@ -93,7 +98,7 @@ def householder_product(packed, taus):
         w = jnp.einsum("...m,...mn->...n", v, q)
         return q - tau[..., None, None] * v[..., :, None] * w[..., None, :]
 
-    return lax.fori_loop(0, k, step, q)
+    return _loop(k, step, q)
 
 
 def qr(a, full_matrices: bool):
@@ -113,8 +118,11 @@ def qr(a, full_matrices: bool):
 
 
 def cholesky(a):
-    """Lower Cholesky factor from the lower triangle; all NaN where ``a`` is not positive definite, as JAX."""
+    """Lower Cholesky factor from the lower triangle, as LAPACK's potrf: the strict upper triangle keeps
+    ``a``'s entries; all NaN where ``a`` is not positive definite, as JAX."""
     n = a.shape[-1]
+    if n == 0:
+        return a
     rows = jnp.arange(n)
 
     def step(j, carry):
@@ -125,8 +133,9 @@ def cholesky(a):
         column = jnp.where(rows > j, v / root, jnp.where(rows == j, root, 0))
         return _put_column(low, j, column), ok & (d > 0)
 
-    low, ok = lax.fori_loop(0, n, step, (jnp.zeros_like(a), jnp.ones(a.shape[:-2], bool)))
-    return jnp.where(ok[..., None, None], low, jnp.nan).astype(a.dtype)
+    low, ok = _loop(n, step, (jnp.zeros_like(a), jnp.ones(a.shape[:-2], bool)))
+    factor = jnp.where(rows[:, None] >= rows, low, a)
+    return jnp.where(ok[..., None, None], factor, jnp.nan).astype(a.dtype)
 
 
 def lu(a):
@@ -156,7 +165,7 @@ def lu(a):
         return a, pivots, perm
 
     init = (a, jnp.zeros((*batch, k), np.int32), jnp.broadcast_to(jnp.arange(m, dtype=np.int32), (*batch, m)))
-    return lax.fori_loop(0, k, step, init)
+    return _loop(k, step, init)
 
 
 def lu_pivots_to_permutation(pivots, size: int):
@@ -168,7 +177,7 @@ def lu_pivots_to_permutation(pivots, size: int):
         at_i, at_p = _at(perm, i, -1)[..., None], jnp.sum(jnp.where(rows == p, perm, 0), -1, perm.dtype, keepdims=True)
         return jnp.where(rows == i, at_p, jnp.where(rows == p, at_i, perm))
 
-    return lax.fori_loop(0, pivots.shape[-1], step, jnp.broadcast_to(rows, (*pivots.shape[:-1], size)))
+    return _loop(pivots.shape[-1], step, jnp.broadcast_to(rows, (*pivots.shape[:-1], size)))
 
 
 # --- Solves ------------------------------------------------------------------------------------
@@ -190,7 +199,7 @@ def triangular_solve(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_d
         row = _at(b, i, -2) - jnp.einsum("...n,...nr->...r", _at(t, i, -2), x)
         return lax.dynamic_update_index_in_dim(x, row / _at(diagonal, i, -1)[..., None], i, x.ndim - 2)
 
-    x = lax.fori_loop(0, n, step, jnp.zeros_like(b))
+    x = _loop(n, step, jnp.zeros_like(b))
     return x if left_side else _mT(x)
 
 
@@ -287,7 +296,7 @@ def eigh(a, *, lower: bool, sort_eigenvalues: bool, subset_by_index):
     """Symmetric eigendecomposition of the given triangle by Jacobi sweeps; ascending eigenvalues."""
     n = a.shape[-1]
     if n == 0:
-        return a, jnp.zeros(a.shape[:-1], a.dtype)
+        return a, jnp.sum(a, axis=-1)  # computed, not a constant: the graph outputs stay node outputs
     tri = jnp.tril(a) if lower else jnp.triu(a)
     sym = tri + _mT(jnp.tril(a, -1) if lower else jnp.triu(a, 1))
     eye = jnp.broadcast_to(jnp.eye(n, dtype=a.dtype), a.shape)
@@ -361,7 +370,7 @@ def _tridiagonal_lower(a):
         return s, packed, jnp.where(jnp.arange(n - 1) == i, tau[..., None], taus)
 
     init = (sym, jnp.zeros_like(a), jnp.zeros((*a.shape[:-2], max(n - 1, 0)), a.dtype))
-    s, packed, taus = lax.fori_loop(0, max(n - 1, 0), step, init)
+    s, packed, taus = _loop(max(n - 1, 0), step, init)
     d = jnp.diagonal(s, axis1=-2, axis2=-1)
     e = jnp.diagonal(packed, offset=-1, axis1=-2, axis2=-1)
     arr = jnp.where(rows[:, None] > rows, packed, jnp.where(rows[:, None] == rows, d[..., None], a))
