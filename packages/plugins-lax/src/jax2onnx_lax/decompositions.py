@@ -31,8 +31,19 @@ def lower_traced(ctx, algorithm, *inputs, matrix_inputs=(0,), **params):
                            "symbolic): give the input a concrete size for its last two axes")
     specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
     with jax.enable_x64(ctx.converter.double):
-        closed = jax.make_jaxpr(functools.partial(algorithm, **params))(*specs)
+        closed = jax.make_jaxpr(_widened(functools.partial(algorithm, **params)))(*specs)
     return ctx.lower_jaxpr(closed, *inputs)
+
+
+def _widened(algorithm):
+    """``algorithm`` run in float32 on float16/bfloat16 inputs (ONNX Runtime lacks their kernels), rounded back."""
+    def run(*xs):
+        narrow = [x.dtype for x in xs if x.dtype in (jnp.float16, jnp.bfloat16)]
+        if not narrow:
+            return algorithm(*xs)
+        outs = algorithm(*[x.astype(jnp.float32) if x.dtype in narrow else x for x in xs])
+        return jax.tree_util.tree_map(lambda y: y.astype(narrow[0]) if y.dtype == jnp.float32 else y, outs)
+    return run
 
 
 # --- input makers and sign-free views for testcases --------------------------------------------
