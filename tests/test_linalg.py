@@ -87,3 +87,18 @@ def test_loops_are_not_unrolled():
 def test_symbolic_matrix_size_is_a_clear_error():
     with pytest.raises(LoweringError, match="must be static"):
         to_onnx(jnp.linalg.qr, [("B", "N", "N")])
+
+
+def test_subset_by_index_slices_the_sorted_spectrum():
+    """JAX has subset_by_index on TPU only: compare with the matching slice of its full result."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((2, 5, 5)).astype(np.float32)
+    a = a + np.swapaxes(a, -1, -2)
+    subset_w = lambda x: jax.lax.linalg.eigh(x, subset_by_index=(1, 3))[1]  # noqa: E731
+    subset_s = lambda x: jax.lax.linalg.svd(x, full_matrices=False, compute_uv=False, subset_by_index=(0, 2))  # noqa: E731
+    for fn, full in [(subset_w, lambda x: jnp.linalg.eigvalsh(x)[..., 1:3]),
+                     (subset_s, lambda x: jnp.linalg.svd(x, compute_uv=False)[..., 0:2])]:
+        model = to_onnx(fn, [("B", 5, 5)])
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        got = session.run(None, {session.get_inputs()[0].name: a})[0]
+        _close(got, np.asarray(full(a)), np.float32)
