@@ -83,6 +83,17 @@ def _svd_view(full_matrices):
     return view
 
 
+def _svd_orthonormal(a):
+    """Rank-deficient input: the vectors of zero singular values are any orthonormal completion."""
+    u, s, vt = jnp.linalg.svd(a, full_matrices=False)
+    return s, (u * s[..., None, :]) @ vt, _mT(u) @ u, vt @ _mT(vt)
+
+
+def _rank_two(rng, shapes):
+    m, n = shapes[0][-2:]
+    return [rng.standard_normal((*shapes[0][:-1], 2)) @ rng.standard_normal((*shapes[0][:-2], 2, n))]
+
+
 def by_dtype(name, fn, inputs, f32_tol, **kw):
     """The testcase twice: float32 with ``f32_tol`` (rtol, atol), float64 at the kit's default tolerance."""
     return [Testcase(name, fn=fn, inputs=inputs, x64=False, rtol=f32_tol[0], atol=f32_tol[1], **kw),
@@ -176,6 +187,7 @@ def lower_eigh(ctx, a, *, lower, sort_eigenvalues, subset_by_index=None, **param
               *by_dtype("svd_square", _svd_view(False), [("B", 4, 4)], ITERATIVE_F32),
               *by_dtype("svd_tall_full", _svd_view(True), [("B", 6, 3)], ITERATIVE_F32),
               *by_dtype("svd_wide_reduced", _svd_view(False), [("B", 3, 5)], ITERATIVE_F32),
+              *by_dtype("svd_rank_deficient", _svd_orthonormal, [("B", 6, 4)], ITERATIVE_F32, input_values=_rank_two),
               *by_dtype("svd_values_only", lambda a: jnp.linalg.svd(a, compute_uv=False), [("B", 5, 4)],
                         ITERATIVE_F32),
           ])

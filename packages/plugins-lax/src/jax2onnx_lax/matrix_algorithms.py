@@ -322,7 +322,9 @@ def _jacobi_svd_square(r):
     neg, order = lax.sort_key_val(-s, jnp.broadcast_to(jnp.arange(n), s.shape))
     s = -neg
     u, v = _permute_columns(u, order), _permute_columns(v, order)
-    return u / jnp.where(s == 0, 1, s)[..., None, :], s, v
+    # Columns of zero singular values are zero: a QR completes them to an orthonormal basis, others stay.
+    q, r = qr(u / jnp.where(s == 0, 1, s)[..., None, :], full_matrices=False)
+    return q * jnp.where(jnp.diagonal(r, axis1=-2, axis2=-1) < 0, -1, 1).astype(q.dtype)[..., None, :], s, v
 
 
 def svd(a, *, full_matrices: bool, compute_uv: bool, subset_by_index):
