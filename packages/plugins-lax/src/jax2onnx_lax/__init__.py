@@ -38,6 +38,11 @@ plugin_index = PluginIndex(
             "reduce_window_min", "reduce_window", "select_and_scatter_add", "select_and_gather_add",
         ],
         "jax2onnx_lax.linalg": ["dot_general"],
+        "jax2onnx_lax.decompositions": [
+            "cholesky", "lu", "lu_pivots_to_permutation", "qr", "geqrf", "householder_product", "eigh", "svd",
+            "tridiagonal",
+        ],
+        "jax2onnx_lax.solves": ["triangular_solve", "tridiagonal_solve", "custom_linear_solve"],
         "jax2onnx_lax.conv": ["conv_general_dilated"],
         "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index",
                                          "custom_linear_solve"],

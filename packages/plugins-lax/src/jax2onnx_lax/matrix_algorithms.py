@@ -1,0 +1,388 @@
+"""Matrix factorizations and solves written in jax.numpy/lax, for the linalg rules to lower.
+
+ONNX has no decomposition ops. The linalg rules trace these functions on the equation's
+shapes and lower the resulting jaxpr, so the loops become ONNX ``Loop`` nodes through the
+scan/while rules. Every function works on stacks of matrices (leading batch axes, symbolic
+ones included); the matrix axes must be static. Conventions follow LAPACK as JAX calls it
+on CPU: Householder reflectors as in ``dlarfg``, partial pivoting as in ``getrf``.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+
+def _at(x, i, axis: int):
+    """``x`` indexed at the traced position ``i`` along ``axis``."""
+    return lax.dynamic_index_in_dim(x, i, axis % x.ndim, keepdims=False)
+
+
+def _mT(x):
+    return jnp.swapaxes(x, -1, -2)
+
+
+def _matvec(a, x):
+    return jnp.einsum("...ij,...j->...i", a, x)
+
+
+def _put_column(a, j, column):
+    """``a`` with column ``j`` replaced by ``column`` (``...``, m)."""
+    return jnp.where(jnp.arange(a.shape[-1]) == j, column[..., :, None], a)
+
+
+def _loop(count: int, step, init):
+    """``step`` applied for i in range(count): a Loop, and no body at all for empty matrices."""
+    return lax.fori_loop(0, count, step, init) if count else init
+
+
+def _eps(dtype) -> float:
+    return float(jnp.finfo(dtype).eps)
+
+
+# --- Householder reflectors -------------------------------------------------------------------
+
+
+def householder(x, k):
+    """The reflector ``H = I - tau v v^T`` with ``H x = beta e_k`` on rows ``k:``, as LAPACK's dlarfg.
+
+    Returns ``v`` (zero above row ``k``, one at ``k``), ``tau`` and ``beta``.
+    """
+    rows = jnp.arange(x.shape[-1])
+    alpha = _at(x, k, -1)
+    tail = jnp.where(rows > k, x, 0)
+    xnorm = jnp.sqrt(jnp.sum(tail * tail, axis=-1))
+    trivial = xnorm == 0
+    beta = jnp.where(alpha >= 0, -1, 1) * jnp.sqrt(alpha * alpha + xnorm * xnorm)
+    safe_beta = jnp.where(trivial, 1, beta)
+    tau = jnp.where(trivial, 0, (safe_beta - alpha) / safe_beta)
+    scale = jnp.where(trivial, 0, 1 / jnp.where(trivial, 1, alpha - safe_beta))
+    v = jnp.where(rows == k, 1, tail * scale[..., None]).astype(x.dtype)
+    return v, tau.astype(x.dtype), jnp.where(trivial, alpha, beta).astype(x.dtype)
+
+
+def _reflector(packed, j):
+    """The ``j``-th reflector vector stored below the diagonal of ``packed`` (geqrf layout)."""
+    rows = jnp.arange(packed.shape[-2])
+    return jnp.where(rows < j, 0, jnp.where(rows == j, 1, _at(packed, j, -1))).astype(packed.dtype)
+
+
+def geqrf(a):
+    """QR in LAPACK's packed form: R on and above the diagonal, reflectors below; and their taus."""
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    rows, cols = jnp.arange(m), jnp.arange(n)
+
+    def step(j, carry):
+        a, taus = carry
+        column = _at(a, j, -1)
+        v, tau, beta = householder(column, j)
+        w = jnp.where(cols > j, jnp.einsum("...m,...mn->...n", v, a), 0)
+        a = a - tau[..., None, None] * v[..., :, None] * w[..., None, :]
+        a = _put_column(a, j, jnp.where(rows < j, column, jnp.where(rows == j, beta[..., None], v)))
+        return a, jnp.where(jnp.arange(k) == j, tau[..., None], taus)
+
+    return _loop(k, step, (a, jnp.zeros((*a.shape[:-2], k), a.dtype)))
+
+
+def householder_product(packed, taus):
+    """The first ``n`` columns of ``H_0 H_1 ... H_{k-1}`` (LAPACK's orgqr) for a packed (m, n) input."""
+    m, n = packed.shape[-2:]
+    k = taus.shape[-1]
+    q = jnp.broadcast_to(jnp.eye(m, n, dtype=packed.dtype), packed.shape)
+
+    def step(i, q):
+        j = k - 1 - i
+        v, tau = _reflector(packed, j), _at(taus, j, -1)
+        w = jnp.einsum("...m,...mn->...n", v, q)
+        return q - tau[..., None, None] * v[..., :, None] * w[..., None, :]
+
+    return _loop(k, step, q)
+
+
+def qr(a, full_matrices: bool):
+    m, n = a.shape[-2:]
+    packed, taus = geqrf(a)
+    if m < n:
+        q_in = packed[..., :, :m]
+    elif full_matrices and m > n:
+        q_in = jnp.concatenate([packed, jnp.zeros((*a.shape[:-2], m, m - n), a.dtype)], axis=-1)
+    else:
+        q_in = packed
+    r = packed if full_matrices else packed[..., :min(m, n), :]
+    return householder_product(q_in, taus), jnp.triu(r)
+
+
+# --- Cholesky, LU ------------------------------------------------------------------------------
+
+
+def cholesky(a):
+    """Lower Cholesky factor from the lower triangle, as LAPACK's potrf: the strict upper triangle keeps
+    ``a``'s entries; all NaN where ``a`` is not positive definite, as JAX."""
+    n = a.shape[-1]
+    if n == 0:
+        return a
+    rows = jnp.arange(n)
+
+    def step(j, carry):
+        low, ok = carry
+        v = _at(a, j, -1) - _matvec(low, _at(low, j, -2))
+        d = _at(v, j, -1)
+        root = jnp.sqrt(jnp.where(d > 0, d, 1))[..., None]
+        column = jnp.where(rows > j, v / root, jnp.where(rows == j, root, 0))
+        return _put_column(low, j, column), ok & (d > 0)
+
+    low, ok = _loop(n, step, (jnp.zeros_like(a), jnp.ones(a.shape[:-2], bool)))
+    factor = jnp.where(rows[:, None] >= rows, low, a)
+    return jnp.where(ok[..., None, None], factor, jnp.nan).astype(a.dtype)
+
+
+def lu(a):
+    """LU with partial pivoting as LAPACK's getrf: packed L\\U, pivots and the row permutation (int32)."""
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    rows, cols = jnp.arange(m), jnp.arange(n)
+    batch = a.shape[:-2]
+
+    def step(j, carry):
+        a, pivots, perm = carry
+        magnitude = jnp.where(rows >= j, jnp.abs(_at(a, j, -1)), -1)
+        p = jnp.argmax(magnitude, axis=-1)
+        is_j, is_p = rows == j, rows == p[..., None]
+        row_j = _at(a, j, -2)
+        row_p = jnp.einsum("...m,...mn->...n", is_p.astype(a.dtype), a)
+        a = jnp.where(is_j[..., None], row_p[..., None, :], jnp.where(is_p[..., None], row_j[..., None, :], a))
+        perm_p = jnp.sum(jnp.where(is_p, perm, 0), axis=-1, keepdims=True, dtype=perm.dtype)
+        perm = jnp.where(is_j, perm_p, jnp.where(is_p, _at(perm, j, -1)[..., None], perm))
+        pivot = _at(row_p, j, -1)[..., None]
+        column = _at(a, j, -1)
+        lower = jnp.where(rows > j, jnp.where(pivot == 0, column, column / jnp.where(pivot == 0, 1, pivot)), 0)
+        upper = jnp.where(cols > j, row_p, 0)
+        a = a - lower[..., :, None] * upper[..., None, :]
+        a = _put_column(a, j, jnp.where(rows > j, lower, column))
+        pivots = jnp.where(jnp.arange(k) == j, p[..., None].astype(np.int32), pivots)
+        return a, pivots, perm
+
+    init = (a, jnp.zeros((*batch, k), np.int32), jnp.broadcast_to(jnp.arange(m, dtype=np.int32), (*batch, m)))
+    return _loop(k, step, init)
+
+
+def lu_pivots_to_permutation(pivots, size: int):
+    """The permutation that applying the row swaps ``i <-> pivots[i]`` in order makes of ``arange(size)``."""
+    rows = jnp.arange(size, dtype=pivots.dtype)
+
+    def step(i, perm):
+        p = _at(pivots, i, -1)[..., None]
+        at_i, at_p = _at(perm, i, -1)[..., None], jnp.sum(jnp.where(rows == p, perm, 0), -1, perm.dtype, keepdims=True)
+        return jnp.where(rows == i, at_p, jnp.where(rows == p, at_i, perm))
+
+    return _loop(pivots.shape[-1], step, jnp.broadcast_to(rows, (*pivots.shape[:-1], size)))
+
+
+# --- Solves ------------------------------------------------------------------------------------
+
+
+def triangular_solve(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
+    """Solves ``op(a) x = b`` (left side) or ``x op(a) = b`` reading only ``a``'s triangle."""
+    if not left_side:
+        # x op(a) = b  <=>  op(a)^T x^T = b^T
+        b, transpose_a = _mT(b), not transpose_a
+    n = a.shape[-1]
+    diagonal = jnp.ones(a.shape[:-1], a.dtype) if unit_diagonal else jnp.diagonal(a, axis1=-2, axis2=-1)
+    strict = jnp.tril(a, -1) if lower else jnp.triu(a, 1)
+    t = _mT(strict) if transpose_a else strict
+    forward = lower != transpose_a
+
+    def step(k, x):
+        i = k if forward else n - 1 - k
+        row = _at(b, i, -2) - jnp.einsum("...n,...nr->...r", _at(t, i, -2), x)
+        return lax.dynamic_update_index_in_dim(x, row / _at(diagonal, i, -1)[..., None], i, x.ndim - 2)
+
+    x = _loop(n, step, jnp.zeros_like(b))
+    return x if left_side else _mT(x)
+
+
+def tridiagonal_solve(dl, d, du, b):
+    """The Thomas algorithm (no pivoting) for ``(..., m)`` diagonals and ``(..., m, k)`` right-hand sides."""
+    front = [jnp.moveaxis(x, -1, 0) for x in (dl, d, du)]
+    rhs = jnp.moveaxis(b, -2, 0)
+
+    def forward(carry, xs):
+        c_prev, y_prev = carry
+        lo, di, up, bi = xs
+        denom = di - lo * c_prev
+        c, y = up / denom, (bi - lo[..., None] * y_prev) / denom[..., None]
+        return (c, y), (c, y)
+
+    init = (jnp.zeros_like(front[1][0]), jnp.zeros_like(rhs[0]))
+    _, (c, y) = lax.scan(forward, init, (*front, rhs))
+
+    def backward(x_next, cy):
+        x = cy[1] - cy[0][..., None] * x_next
+        return x, x
+
+    _, x = lax.scan(backward, jnp.zeros_like(rhs[0]), (c, y), reverse=True)
+    return jnp.moveaxis(x, 0, -2)
+
+
+# --- Jacobi rotations: eigh and svd --------------------------------------------------------------
+
+
+def _tournament(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-hot rows of the round-robin pairing: (rounds, n/2, n) for p and for q; a bye pairs with nothing."""
+    players = list(range(n + n % 2))
+    rounds = []
+    for _ in range(len(players) - 1):
+        half = len(players) // 2
+        rounds.append([(min(p, q), max(p, q)) for p, q in zip(players[:half], players[half:][::-1])])
+        players = [players[0], players[-1], *players[1:-1]]
+    eye = np.vstack([np.eye(n), np.zeros((1, n))])
+    return eye[[[p for p, _ in r] for r in rounds]], eye[[[q for _, q in r] for r in rounds]]
+
+
+def _rotation(app, apq, aqq):
+    """(c, s) of the Jacobi rotation that zeroes ``apq`` (the classical choice, |angle| <= pi/4)."""
+    zero = apq == 0
+    theta = (aqq - app) / (2 * jnp.where(zero, 1, apq))
+    big = jnp.abs(theta) > 1 / _eps(theta.dtype)
+    root = jnp.sqrt(jnp.where(big, 1, theta * theta) + 1)
+    t = jnp.where(big, 0.5 / jnp.where(theta == 0, 1, theta), jnp.where(theta >= 0, 1, -1) / (jnp.abs(theta) + root))
+    t = jnp.where(zero, 0, t)
+    c = 1 / jnp.sqrt(t * t + 1)
+    return c, t * c
+
+
+def _pair_entries(g, op, oq):
+    gp, gq = jnp.einsum("kn,...nm->...km", op, g), jnp.einsum("kn,...nm->...km", oq, g)
+    return jnp.sum(gp * op, -1), jnp.sum(gp * oq, -1), jnp.sum(gq * oq, -1)
+
+
+def _rotations(op, oq, c, s):
+    """The (n, n) product of the round's disjoint rotations: J[p,p] = J[q,q] = c, J[p,q] = s, J[q,p] = -s."""
+    pair = lambda x, y, w: jnp.einsum("kn,...k,km->...nm", x, w, y)  # noqa: E731
+    return pair(op, op, c) + pair(oq, oq, c) + pair(op, oq, s) - pair(oq, op, s)
+
+
+def _sweeps(state, gram, apply, max_sweeps: int, tol: float, n: int):
+    """Cyclic parallel Jacobi: sweeps of round-robin rounds until ``gram``'s pairs are decoupled."""
+    op_all, oq_all = (jnp.asarray(x, state[0].dtype) for x in _tournament(n))
+    rounds = op_all.shape[0]
+
+    def one_round(r, state):
+        op, oq = _at(op_all, r, 0), _at(oq_all, r, 0)
+        c, s = _rotation(*_pair_entries(gram(state), op, oq))
+        return apply(state, _rotations(op, oq, c, s))
+
+    def coupled(g):
+        diag = jnp.abs(jnp.diagonal(g, axis1=-2, axis2=-1))
+        off = jnp.abs(g - diag[..., None] * jnp.eye(n, dtype=g.dtype))
+        return jnp.any(off > tol * jnp.sqrt(diag[..., :, None] * diag[..., None, :]))
+
+    def more(carry):
+        sweep, state = carry
+        return (sweep < max_sweeps) & coupled(gram(state))
+
+    return lax.while_loop(more, lambda c: (c[0] + 1, lax.fori_loop(0, rounds, one_round, c[1])), (0, state))[1]
+
+
+def _permute_columns(x, order):
+    """``x[..., :, order]`` through an exact one-hot product (gathers with batched indices are costlier)."""
+    onehot = (order[..., None, :] == jnp.arange(x.shape[-1])[:, None]).astype(x.dtype)
+    return x @ onehot
+
+
+def eigh(a, *, lower: bool, sort_eigenvalues: bool, subset_by_index):
+    """Symmetric eigendecomposition of the given triangle by Jacobi sweeps; ascending eigenvalues."""
+    n = a.shape[-1]
+    if n == 0:
+        return a, jnp.sum(a, axis=-1)  # computed, not a constant: the graph outputs stay node outputs
+    tri = jnp.tril(a) if lower else jnp.triu(a)
+    sym = tri + _mT(jnp.tril(a, -1) if lower else jnp.triu(a, 1))
+    eye = jnp.broadcast_to(jnp.eye(n, dtype=a.dtype), a.shape)
+    a_rot, v = _sweeps((sym, eye), lambda st: st[0], lambda st, j: (_mT(j) @ st[0] @ j, st[1] @ j),
+                       max_sweeps=20, tol=_eps(a.dtype), n=n)
+    w = jnp.diagonal(a_rot, axis1=-2, axis2=-1)
+    if sort_eigenvalues:
+        w, order = lax.sort_key_val(w, jnp.broadcast_to(jnp.arange(n), w.shape))
+        v = _permute_columns(v, order)
+    if subset_by_index is not None:
+        lo, hi = subset_by_index
+        v, w = v[..., lo:hi], w[..., lo:hi]
+    return v, w
+
+
+def _jacobi_svd_square(r):
+    """One-sided Jacobi on a square ``r``: (u, s, v) with ``r = u diag(s) v^T``, s descending."""
+    n = r.shape[-1]
+    eye = jnp.broadcast_to(jnp.eye(n, dtype=r.dtype), r.shape)
+    u, v = _sweeps((r, eye), lambda st: _mT(st[0]) @ st[0], lambda st, j: (st[0] @ j, st[1] @ j),
+                   max_sweeps=20, tol=_eps(r.dtype), n=n)
+    s = jnp.sqrt(jnp.sum(u * u, axis=-2))
+    neg, order = lax.sort_key_val(-s, jnp.broadcast_to(jnp.arange(n), s.shape))
+    s = -neg
+    u, v = _permute_columns(u, order), _permute_columns(v, order)
+    # Columns of zero singular values are zero: a QR completes them to an orthonormal basis, others stay.
+    q, r = qr(u / jnp.where(s == 0, 1, s)[..., None, :], full_matrices=False)
+    return q * jnp.where(jnp.diagonal(r, axis1=-2, axis2=-1) < 0, -1, 1).astype(q.dtype)[..., None, :], s, v
+
+
+def svd(a, *, full_matrices: bool, compute_uv: bool, subset_by_index):
+    """SVD by QR then one-sided Jacobi on R; singular values descending."""
+    m, n = a.shape[-2:]
+    if m < n:
+        outs = svd(_mT(a), full_matrices=full_matrices, compute_uv=compute_uv, subset_by_index=subset_by_index)
+        return outs if not compute_uv else (outs[0], _mT(outs[2]), _mT(outs[1]))
+    width = m if full_matrices else n
+    if n == 0:
+        s = jnp.zeros((*a.shape[:-2], 0), a.dtype)
+        u = jnp.broadcast_to(jnp.eye(m, width, dtype=a.dtype), (*a.shape[:-2], m, width))
+        return (s, u, jnp.zeros((*a.shape[:-2], 0, 0), a.dtype)) if compute_uv else (s,)
+    packed, taus = geqrf(a)
+    u_r, s, v = _jacobi_svd_square(jnp.triu(packed[..., :n, :]))
+    if subset_by_index is not None:
+        lo, hi = subset_by_index
+        s, u_r, v = s[..., lo:hi], u_r[..., lo:hi], v[..., lo:hi]
+    if not compute_uv:
+        return (s,)
+    q_in = jnp.concatenate([packed, jnp.zeros((*a.shape[:-2], m, width - n), a.dtype)], axis=-1)
+    q = householder_product(q_in, taus)
+    u = q[..., :, :n] @ u_r
+    if full_matrices and subset_by_index is None:
+        u = jnp.concatenate([u, q[..., :, n:]], axis=-1)
+    return s, u, _mT(v)
+
+
+# --- Tridiagonal reduction ---------------------------------------------------------------------
+
+
+def _tridiagonal_lower(a):
+    n = a.shape[-1]
+    rows = jnp.arange(n)
+    sym = jnp.tril(a) + _mT(jnp.tril(a, -1))
+
+    def step(i, carry):
+        s, packed, taus = carry
+        column = _at(s, i, -1)
+        v, tau, beta = householder(column, i + 1)
+        p = tau[..., None] * _matvec(s, v)
+        w = p - (0.5 * tau * jnp.sum(p * v, -1))[..., None] * v
+        s = s - v[..., :, None] * w[..., None, :] - w[..., :, None] * v[..., None, :]
+        packed = _put_column(packed, i, jnp.where(rows > i + 1, v, jnp.where(rows == i + 1, beta[..., None], 0)))
+        return s, packed, jnp.where(jnp.arange(n - 1) == i, tau[..., None], taus)
+
+    init = (sym, jnp.zeros_like(a), jnp.zeros((*a.shape[:-2], max(n - 1, 0)), a.dtype))
+    s, packed, taus = _loop(max(n - 1, 0), step, init)
+    d = jnp.diagonal(s, axis1=-2, axis2=-1)
+    e = jnp.diagonal(packed, offset=-1, axis1=-2, axis2=-1)
+    arr = jnp.where(rows[:, None] > rows, packed, jnp.where(rows[:, None] == rows, d[..., None], a))
+    return arr, d, e, taus
+
+
+def tridiagonal(a, *, lower: bool):
+    """Householder reduction of a symmetric matrix to tridiagonal form, in LAPACK sytrd's packed layout."""
+    if lower:
+        return _tridiagonal_lower(a)
+    flip = lambda x: jnp.flip(x, axis=(-2, -1))  # noqa: E731
+    arr, d, e, taus = _tridiagonal_lower(flip(a))
+    return flip(arr), jnp.flip(d, -1), jnp.flip(e, -1), jnp.flip(taus, -1)
