@@ -13,7 +13,7 @@ import onnx
 import onnx_ir as ir
 
 from . import passes
-from .builder import GraphBuilder, Namer, tensor_type
+from .builder import GraphBuilder, Namer, from_physical, tensor_type, to_physical
 from .errors import ExportOptionError, Jax2OnnxError
 from .lower import Converter
 from .registry import get_registry
@@ -172,6 +172,8 @@ def allclose(
 ) -> tuple[bool, str]:
     """Runs ``fn`` in JAX and the model in ONNX Runtime on the same concrete ``inputs``.
 
+    Complex inputs are fed, and complex outputs read, as the model holds them: real arrays with
+    a trailing axis of 2 [real, imag].
     Returns ``(ok, message)``; the message gives the largest absolute error per output.
     """
     import onnxruntime as ort
@@ -187,9 +189,11 @@ def allclose(
     flat_inputs = jax.tree_util.tree_leaves(list(inputs))
     feeds = {}
     for meta, value in zip(session.get_inputs(), [*flat_inputs, *params.values()]):
+        value = to_physical(value)
         feeds[meta.name] = np.asarray(value, dtype=_ort_dtype(meta.type, value))
     got = session.run(None, feeds)
     want = [np.asarray(x) for x in jax.tree_util.tree_leaves(fn(*inputs, **params))]
+    got = [from_physical(g, w.dtype) for g, w in zip(got, want)]
     if len(got) != len(want):
         return False, f"ONNX model has {len(got)} outputs, JAX returned {len(want)}"
     messages, ok = [], True
@@ -198,9 +202,10 @@ def allclose(
             ok = False
             messages.append(f"output {i}: shape {g.shape} != JAX {w.shape}")
             continue
-        g = g.astype(np.float64) if g.dtype.kind in "fc" else g
+        wide = np.complex128 if "c" in (g.dtype.kind, w.dtype.kind) else np.float64
+        g = g.astype(wide) if g.dtype.kind in "fc" else g
         close = np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
-        err = float(np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)))) if g.size else 0.0
+        err = float(np.max(np.abs(g.astype(wide) - w.astype(wide)))) if g.size else 0.0
         ok &= bool(close)
         messages.append(f"output {i}: max abs error {err:.3g}" + ("" if close else " (NOT close)"))
     return ok, "; ".join(messages)
