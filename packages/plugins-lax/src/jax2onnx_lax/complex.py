@@ -87,10 +87,14 @@ def lower_real_imag(ctx, x, **params):
     return part(ctx, x, 0 if ctx.eqn.primitive.name == "real" else 1)
 
 
-@lowering("complex:complex", component="jax.lax.complex", onnx=["Unsqueeze", "Concat"], since="0.2.0",
+@lowering("complex:complex", component="jax.lax.complex", onnx=["Unsqueeze", "Concat", "Expand"], since="0.2.0",
           doc=LAX_DOC.format("complex"),
-          testcases=_cases("complex", jax.lax.complex, [("B", 3), ("B", 3)], [np.float32, np.float32]))
+          testcases=[*_cases("complex", jax.lax.complex, [("B", 3), ("B", 3)], [np.float32, np.float32]),
+                     *_cases("complex_broadcast", jax.lax.complex, [("B", 3), ("B", 1)], [np.float32, np.float32])])
 def lower_complex(ctx, re, im, **params):
+    shape = tuple(ctx.out_avals[0].shape)
+    re, im = (v if tuple(a.shape) == shape else ctx.op.Expand(v, ctx.shape_tensor(shape))
+              for v, a in zip((re, im), ctx.in_avals))
     axis = ctx.const(np.array([-1], dtype=np.int64))
     return join(ctx, ctx.op.Unsqueeze(re, axis), ctx.op.Unsqueeze(im, axis))
 
@@ -111,6 +115,8 @@ def lower_conj(ctx, x, **params):
                      *_cases("convert_element_type_int_to_complex", lambda x: x.astype(C64), [("B", 3)], [np.int32]),
                      *_cases("convert_element_type_complex_to_real", lambda x: x.real.astype(np.float32) + jnp.abs(x),
                              [("B", 3)]),
+                     *_cases("convert_element_type_complex_to_int",
+                             lambda x: jax.lax.convert_element_type(x * 4, np.int32), [("B", 3)]),
                      Testcase("convert_element_type_complex_narrow", fn=lambda x: x.astype(C64),
                               inputs=[("B", 3)], input_dtypes=[np.complex128], x64="only", expect_ops=["Cast"])])
 def lower_convert(ctx, x, *, new_dtype, **params):
@@ -119,8 +125,8 @@ def lower_convert(ctx, x, *, new_dtype, **params):
         return from_real(ctx, x, src, part_dtype(dst))
     if dst.kind == "c":
         return ctx.cast(x, part_dtype(dst), part_dtype(src))
-    if dst.kind != "f":
-        raise ctx.unsupported_dtype(dst, "float and complex results of complex operands")
+    if dst.kind != "f":  # the real part, converted as a real array is
+        return on_parts(ctx, lambda v: jax.lax.convert_element_type(v[..., 0], dst), x)
     return ctx.cast(part(ctx, x, 0), dst, part_dtype(src))
 
 
@@ -189,19 +195,25 @@ def lower_eq(ctx, x, y, **params):
     return same if ctx.eqn.primitive.name == "eq" else ctx.op.Not(same)
 
 
-def _dot_on_parts(x, y, *, dimension_numbers, precision, **params):
+def _dot_on_parts(x, y, complex_in, *, dimension_numbers, precision, preferred_element_type=None, **params):
     dot = functools.partial(jax.lax.dot_general, dimension_numbers=dimension_numbers, precision=precision)
-    (xr, xi), (yr, yi) = (x[..., 0], x[..., 1]), (y[..., 0], y[..., 1])
-    return jnp.stack([dot(xr, yr) - dot(xi, yi), dot(xr, yi) + dot(xi, yr)], axis=-1)
+    dtype = part_dtype(preferred_element_type or np.result_type(*(v.dtype for v in (x, y))))
+    (xr, xi), (yr, yi) = ((v[..., 0], v[..., 1]) if c else (v.astype(dtype), None) for v, c in zip((x, y), complex_in))
+    re = dot(xr, yr) if xi is None or yi is None else dot(xr, yr) - dot(xi, yi)
+    im = [dot(a, b) for a, b in ((xr, yi), (xi, yr)) if a is not None and b is not None]
+    return jnp.stack([re, sum(im[1:], im[0])], axis=-1)
 
 
 @lowering("complex:dot_general", component="jax.lax.dot_general (complex)", onnx=["MatMul", "Sub", "Add"],
           since="0.2.0", doc=LAX_DOC.format("dot_general"),
           testcases=[*_cases("dot_general_matmul", jnp.matmul, [("B", 3, 4), (4, 5)]),
                      *_cases("dot_general_batched", lambda x, y: jnp.einsum("bij,bjk->bik", x, y),
-                             [("B", 3, 4), ("B", 4, 2)])])
+                             [("B", 3, 4), ("B", 4, 2)]),
+                     *_cases("dot_general_real_by_complex", lambda x, y: jax.lax.dot(x, y), [("B", 3), (3, 4)],
+                             [np.float32, C64])])
 def lower_dot_general(ctx, x, y, **params):
-    return on_parts(ctx, lambda a, b: _dot_on_parts(a, b, **params), x, y)
+    complex_in = [np.dtype(a.dtype).kind == "c" for a in ctx.in_avals]
+    return on_parts(ctx, lambda a, b: _dot_on_parts(a, b, complex_in, **params), x, y)
 
 
 coverage("complex arrays (add, sub, neg, reduce_sum, reshape, slicing, ...)",
