@@ -130,6 +130,24 @@ def test_allclose_reports_ok_and_error():
     assert not ok and "NOT close" in message
 
 
+def test_complex_inputs_and_outputs_are_real_arrays_with_a_parts_axis():
+    fn = lambda x: jnp.fft.fft(x) * x  # noqa: E731
+    model = to_onnx(fn, [("B", 4)], input_dtypes=[np.complex64])
+    for value in (model.graph.input[0], model.graph.output[0]):
+        dims = [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+        assert (value.type.tensor_type.elem_type, dims) == (onnx.TensorProto.FLOAT, ["B", 4, 2])
+    x = (np.arange(12) + 1j * np.arange(12)[::-1]).reshape(3, 4).astype(np.complex64)
+    ok, message = allclose(fn, model, [x])
+    assert ok, message
+    ok, message = allclose(lambda x: jnp.fft.fft(x) * jnp.conj(x), model, [x])
+    assert not ok and "NOT close" in message
+
+
+def test_complex_operand_without_rule_names_primitive_and_dtype():
+    with pytest.raises(jax2onnx.UnsupportedDtypeError, match="sin at .*complex64"):
+        to_onnx(lambda x: jnp.sin(x), [(3,)], input_dtypes=[np.complex64])
+
+
 def test_unsupported_primitive_names_primitive_file_and_line():
     def uses_unknown(x):
         return jnp.sin(x) + unknown_primitive_call(x)

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.extend.core as jex_core
+import numpy as np
 from jax import export as jax_export
 
 ClosedJaxpr = jex_core.ClosedJaxpr
@@ -53,14 +54,20 @@ def physical_array(value: Any) -> Any:
     return jax.random.key_data(value) if isinstance(value, jax.Array) and is_key_dtype(value.dtype) else value
 
 
-def on_key_data(eqn: Any) -> ClosedJaxpr:
-    """A data-movement equation on key arrays as a jaxpr on their data: vmapped over its last axis."""
-    keys = [is_key_dtype(v.aval.dtype) for v in eqn.invars]
-    specs = [jax.ShapeDtypeStruct(*reversed(key_data_type(v.aval.dtype, v.aval.shape))) if key
-             else jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v, key in zip(eqn.invars, keys)]
-    moved = jax.vmap(lambda *xs: eqn.primitive.bind(*xs, **eqn.params),
-                     in_axes=[-1 if key else None for key in keys], out_axes=-1)
-    return jax.make_jaxpr(moved)(*specs)
+def on_physical_data(eqn: Any, physical_type: Callable[[Any, tuple], tuple[Any, tuple]]) -> ClosedJaxpr:
+    """An equation on key or complex arrays as a jaxpr on their data, vmapped over its trailing axis.
+
+    ``physical_type(dtype, shape)`` gives an array's (dtype, shape) as the graph holds it; arrays
+    whose shape it extends are vmapped over their last axis, the rest are passed unbatched.
+    """
+    specs, axes = [], []
+    for v in eqn.invars:
+        dtype, shape = physical_type(v.aval.dtype, tuple(v.aval.shape))
+        specs.append(jax.ShapeDtypeStruct(shape, dtype))
+        axes.append(-1 if len(shape) > len(v.aval.shape) else None)
+    moved = jax.vmap(lambda *xs: eqn.primitive.bind(*xs, **eqn.params), in_axes=axes, out_axes=-1)
+    with jax.enable_x64(any(np.dtype(s.dtype).itemsize == 8 for s in specs)):
+        return jax.make_jaxpr(moved)(*specs)
 
 
 def _library_dirs() -> tuple[str, ...]:

@@ -18,7 +18,7 @@ import onnx
 import onnx_ir as ir
 
 from . import _compat, modes, passes
-from .builder import GraphBuilder, Namer, onnx_dtype, tensor_type
+from .builder import GraphBuilder, Namer, from_physical, onnx_dtype, tensor_type, to_physical
 from .errors import ExportOptionError, Jax2OnnxError
 from .layout import NCHW_TO_NHWC, NHWC_TO_NCHW, Layout
 from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog
@@ -332,7 +332,8 @@ def allclose(
     largest absolute error per output.
 
     ``training`` puts ``fn`` in the mode the export used (see ``to_onnx``): by default a module is
-    compared in inference mode, as the default export computes it.
+    compared in inference mode, as the default export computes it. Complex values travel as the
+    model holds them: real arrays with a trailing axis of 2 [real, imag].
     """
     modes.check(training)
     params = dict(input_params or {})
@@ -344,6 +345,7 @@ def allclose(
     got = [np.transpose(g, NCHW_TO_NHWC) if i in nchw_out and g.ndim == 4 else g for i, g in enumerate(got)]
     with _compat.enable_x64(enable_double_precision):
         want = [np.asarray(x) for x in jax.tree_util.tree_leaves(in_mode(fn, training)(*values, **params))]
+    got = [from_physical(g, w.dtype) for g, w in zip(got, want)]
     return compare_outputs(got, want, rtol, atol, "JAX")
 
 
@@ -379,7 +381,7 @@ def _feeds(session: Any, values: Sequence[Any], params: Mapping[str, Any],
     nchw_in = Layout(inputs_as_nchw).inputs([m.name for m in positional], None)
     feeds = {}
     for i, (meta, value) in enumerate(zip(positional, flat)):
-        value = np.asarray(value)
+        value = np.asarray(to_physical(value))
         feeds[meta.name] = np.transpose(value, NHWC_TO_NCHW) if i in nchw_in and value.ndim == 4 else value
     for name, value in params.items():
         feeds[name] = value
@@ -399,9 +401,10 @@ def compare_outputs(got: Sequence[np.ndarray], want: Sequence[np.ndarray], rtol:
             ok = False
             messages.append(f"output {i}: shape {g.shape} != {reference} {w.shape}")
             continue
-        g = g.astype(np.float64) if g.dtype.kind in "fc" else g
+        wide = np.complex128 if "c" in (g.dtype.kind, w.dtype.kind) else np.float64
+        g = g.astype(wide) if g.dtype.kind in "fc" else g
         close = np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
-        err = float(np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)))) if g.size else 0.0
+        err = float(np.max(np.abs(g.astype(wide) - w.astype(wide)))) if g.size else 0.0
         ok &= bool(close)
         messages.append(f"output {i}: max abs error {err:.3g}" + ("" if close else " (NOT close)"))
     return ok, "; ".join(messages)

@@ -1,4 +1,11 @@
-"""Graph building on onnx_ir: nodes, constants and symbolic-shape arithmetic for one graph."""
+"""Graph building on onnx_ir: nodes, constants and symbolic-shape arithmetic for one graph.
+
+Complex numbers: ONNX Runtime has no complex kernels (it cannot even load a model with a
+complex64 input), so a complex array is a real array of its parts' dtype with a trailing axis
+of 2 holding [real, imag], inside the graph and at its inputs and outputs: complex64[3, 4] is
+float32[3, 4, 2], complex128 is float64. This is the layout of ONNX's DFT. ``to_physical`` and
+``from_physical`` convert arrays to and from it; key arrays likewise travel as their data.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +31,41 @@ def onnx_dim(d: Any) -> int | str:
     return d if isinstance(d, int) else str(d).replace(" ", "")
 
 
-def tensor_type(dtype: Any, shape: Sequence[Any]) -> tuple[ir.TensorType, ir.Shape]:
+def is_complex(dtype: Any) -> bool:
+    return not _compat.is_key_dtype(dtype) and np.dtype(dtype).kind == "c"
+
+
+def complex_part_dtype(dtype: Any) -> np.dtype:
+    """float32 for complex64, float64 for complex128."""
+    return np.finfo(np.dtype(dtype)).dtype
+
+
+def physical_type(dtype: Any, shape: Sequence[Any]) -> tuple[Any, tuple]:
+    """(dtype, shape) of an array as the graph holds it: complex and key arrays gain a trailing axis."""
     if _compat.is_key_dtype(dtype):
-        dtype, shape = _compat.key_data_type(dtype, tuple(shape))
+        return _compat.key_data_type(dtype, tuple(shape))
+    if is_complex(dtype):
+        return complex_part_dtype(dtype), (*shape, 2)
+    return dtype, tuple(shape)
+
+
+def to_physical(value: Any) -> Any:
+    """An array as the graph holds it (complex: parts on a trailing axis; keys: their data)."""
+    value = _compat.physical_array(value)
+    array = np.asarray(value)
+    return np.stack([array.real, array.imag], axis=-1) if array.dtype.kind == "c" else value
+
+
+def from_physical(array: np.ndarray, dtype: Any) -> np.ndarray:
+    """A graph's output back as ``dtype``: [..., 2] parts become complex when ``dtype`` is."""
+    array = np.asarray(array)
+    if is_complex(dtype) and array.dtype.kind == "f" and array.shape[-1:] == (2,):
+        return (array[..., 0] + 1j * array[..., 1]).astype(np.result_type(array.dtype, np.complex64))
+    return array
+
+
+def tensor_type(dtype: Any, shape: Sequence[Any]) -> tuple[ir.TensorType, ir.Shape]:
+    dtype, shape = physical_type(dtype, shape)
     return ir.TensorType(onnx_dtype(dtype)), ir.Shape([onnx_dim(d) for d in shape])
 
 
@@ -111,6 +150,8 @@ class GraphBuilder:
         if self.kind == "subgraph":
             return self.root.const(value, dtype, name)
         array = np.asarray(value, dtype=dtype, order="C")
+        if array.dtype.kind == "c":
+            array = np.ascontiguousarray(to_physical(array))
         if array.dtype == np.float64 and dtype is None and not isinstance(value, np.ndarray):
             array = array.astype(np.float32)
         key = None
@@ -132,7 +173,7 @@ class GraphBuilder:
         """A weight: an initializer referencing the array without copying it."""
         if self.kind != "main":
             return self.root.param(array, name) if self.kind == "subgraph" else self.const(np.asarray(array))
-        tensor = ir.tensor(np.asarray(_compat.physical_array(array), order="C"), name=name)
+        tensor = ir.tensor(np.asarray(to_physical(array), order="C"), name=name)
         value = ir.Value(name=self.namer.fresh(name), type=ir.TensorType(tensor.dtype),
                          shape=ir.Shape(tensor.shape), const_value=tensor)
         self.initializers.append(value)

@@ -13,9 +13,9 @@ import numpy as np
 import onnx_ir as ir
 
 from . import _compat, kernels
-from .builder import GraphBuilder, Namer, onnx_dtype, tensor_type
+from .builder import GraphBuilder, Namer, is_complex, onnx_dtype, physical_type, tensor_type
 from .errors import Jax2OnnxError, LoweringError, UnsupportedDtypeError, UnsupportedPrimitiveError
-from .plugin import CALL_PREFIX
+from .plugin import CALL_PREFIX, COMPLEX_PREFIX
 from .trace import CALL_NAME_PREFIX, CallTable
 
 # Call-like primitives whose body is inlined unless a plugin claims them: primitive -> param.
@@ -37,6 +37,17 @@ INLINED_CALLS = {
 # Primitives whose params name every axis (shapes, permutations, predicates): on key arrays they
 # run on the key data vmapped over its last axis. Slicing and indexing need nothing.
 KEY_DATA_MOVEMENT = {"reshape", "broadcast_in_dim", "transpose", "select_n"}
+
+# Primitives that act on a complex array's real and imaginary parts alike: on complex arrays they run
+# on the [..., 2] parts vmapped over the last axis. Other primitives need a rule registered for
+# "complex:<primitive>" (see COMPLEX_PREFIX); control flow is dtype-agnostic.
+COMPLEX_PARTWISE = KEY_DATA_MOVEMENT | {
+    "add", "sub", "neg", "add_any", "copy", "stop_gradient", "reduce_sum", "cumsum", "squeeze",
+    "expand_dims", "slice", "dynamic_slice", "dynamic_update_slice", "concatenate", "pad", "rev", "gather",
+    "scatter", "scatter-add", "scatter-sub", "split", "tile", "stack", "unstack",
+}
+COMPLEX_AGNOSTIC = {"cond", "while", "scan", "optimization_barrier", "name"}
+
 
 NORMALIZATION_MODES = ("auto", "prefer_native", "force_decomposed")
 
@@ -175,7 +186,10 @@ class Converter:
         elif name in KEY_DATA_MOVEMENT and any(_compat.is_key_dtype(a.dtype) for a in ctx.out_avals):
             # Rules see key arrays as their uint32[..., 2] data: move it with shapes that know the last axis.
             ctx.lowered_by = "on key data"
-            outs = self.lower_jaxpr(builder, _compat.on_key_data(eqn), [], inputs)
+            outs = self.lower_jaxpr(builder, _compat.on_physical_data(eqn, physical_type), [], inputs)
+        elif (name not in INLINED_CALLS and name not in COMPLEX_AGNOSTIC
+              and any(is_complex(a.dtype) for a in (*ctx.in_avals, *ctx.out_avals))):
+            outs = self._lower_complex(ctx, builder, name, inputs)
         else:
             entry = self.registry.lookup(name)
             if entry is not None:
@@ -192,7 +206,23 @@ class Converter:
                 raise UnsupportedPrimitiveError(name, ctx.source, self.registry.searched)
         return outs
 
+    def _lower_complex(self, ctx: LoweringContext, builder: GraphBuilder, name: str,
+                       inputs: list[ir.Value]) -> Any:
+        entry = self.registry.lookup(COMPLEX_PREFIX + name)
+        if entry is not None:
+            return ctx.run(entry.rule, inputs, ctx.eqn.params)
+        if name in COMPLEX_PARTWISE:
+            return self.lower_jaxpr(builder, _compat.on_physical_data(ctx.eqn, physical_type), [], inputs)
+        dtype = next(a.dtype for a in (*ctx.in_avals, *ctx.out_avals) if is_complex(a.dtype))
+        raise UnsupportedDtypeError(
+            f"{name} at {ctx.source}: no lowering handles {np.dtype(dtype).name} operands (installed plugins "
+            f"lower '{COMPLEX_PREFIX}<primitive>' for complex {', '.join(self.registry.complex_targets())}). "
+            "Compute on real and imaginary parts (jnp.real, jnp.imag) or use a plugin that adds it.")
+
     def _lower_named_call(self, ctx: LoweringContext, inputs: list[ir.Value]) -> Any:
+        if any(is_complex(a.dtype) for a in (*ctx.in_avals, *ctx.out_avals)):
+            # Named-call rules take real operands: on complex ones the body lowers instead.
+            return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
         record = self.calls.records[ctx.eqn.params["name"]]
         if record.kind == "function":
             ctx.lowered_by = f"onnx_function {record.target}"

@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 CALL_PREFIX = "call:"
+# A target "complex:mul" lowers primitive mul when an operand or result is complex (see builder's
+# module docstring for how complex arrays are held); the plain target keeps real dtypes.
+COMPLEX_PREFIX = "complex:"
 
 
 @dataclasses.dataclass(frozen=True)

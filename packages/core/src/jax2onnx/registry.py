@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable
 
 from .errors import PluginConflictError, PluginLoadError
-from .plugin import CALL_PREFIX, Lowering, PluginIndex, registered_in
+from .plugin import CALL_PREFIX, COMPLEX_PREFIX, Lowering, PluginIndex, registered_in
 
 ENTRY_POINT_GROUP = "jax2onnx.plugins"
 
@@ -61,6 +61,10 @@ class Registry:
     def call_targets(self) -> list[str]:
         """Dotted paths of every named call some installed plugin lowers."""
         return [t[len(CALL_PREFIX):] for t in self._owner if t.startswith(CALL_PREFIX)]
+
+    def complex_targets(self) -> list[str]:
+        """Primitives some installed plugin lowers on complex operands."""
+        return sorted(t[len(COMPLEX_PREFIX):] for t in self._owner if t.startswith(COMPLEX_PREFIX))
 
     def all_lowerings(self) -> list[Lowering]:
         """Every row of every installed plugin (imports all rule modules: for docs and tests)."""

@@ -58,6 +58,12 @@ plugin_index = PluginIndex(
             "call:jax.scipy.special.logsumexp",
         ],
         "jax2onnx_lax.numpy": ["call:jax.numpy.tril", "call:jax.numpy.triu"],
+        "jax2onnx_lax.complex": [
+            *(f"complex:{p}" for p in (
+                "real", "imag", "complex", "conj", "convert_element_type", "mul", "div", "integer_pow", "square",
+                "abs", "exp", "eq", "ne", "dot_general")),
+        ],
+        "jax2onnx_lax.fft": ["complex:fft"],
     },
     coverage_modules=[],
 )

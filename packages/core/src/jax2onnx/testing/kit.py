@@ -14,6 +14,7 @@ import onnx
 
 from .. import _compat
 from ..api import to_onnx
+from ..builder import from_physical, to_physical
 from ..plugin import Lowering, Testcase
 from ..registry import get_registry
 
@@ -23,6 +24,8 @@ DEFAULT_OPSETS = (23, 18)
 TOLERANCES = {
     "float64": (1e-10, 1e-12),
     "float32": (1e-5, 1e-6),
+    "complex128": (1e-10, 1e-12),
+    "complex64": (1e-5, 1e-6),
     "float16": (2e-3, 2e-3),
     "bfloat16": (2e-2, 2e-2),
 }
@@ -78,13 +81,14 @@ def _env_opsets() -> tuple[int, ...]:
 def _has_float_inputs(tc: Testcase) -> bool:
     if tc.input_dtypes is None:
         return True
-    return any(np.dtype(d).kind == "f" for d in tc.input_dtypes)
+    return any(np.dtype(d).kind in "fc" for d in tc.input_dtypes)
 
 
 def _mode_dtypes(tc: Testcase, double: bool) -> list[Any] | None:
     if tc.input_dtypes is None:
         return None
-    return [np.float64 if double and np.dtype(d) == np.float32 else np.dtype(d) for d in tc.input_dtypes]
+    wide = {np.dtype(np.float32): np.dtype(np.float64), np.dtype(np.complex64): np.dtype(np.complex128)}
+    return [wide.get(np.dtype(d), np.dtype(d)) if double else np.dtype(d) for d in tc.input_dtypes]
 
 
 def run_case(case: Case) -> Any:
@@ -111,12 +115,13 @@ def run_case(case: Case) -> Any:
         args = _make_inputs(tc, env, dtypes, case.double, np.random.default_rng(seed))
         params = dict(tc.input_params or {})
         values = [*jax.tree_util.tree_leaves(args), *params.values()]
-        feeds = {m.name: np.asarray(v) for m, v in zip(session.get_inputs(), values)}
+        feeds = {m.name: np.asarray(to_physical(v)) for m, v in zip(session.get_inputs(), values)}
         got = session.run(None, feeds)
         with _compat.enable_x64(case.double):
             # Call with JAX arrays, as users do: NumPy arrays would index and update like NumPy.
             jax_args = jax.tree_util.tree_map(jax.numpy.asarray, args)
             want = [np.asarray(w) for w in jax.tree_util.tree_leaves(fn(*jax_args, **params))]
+        got = [from_physical(g, w.dtype) for g, w in zip(got, want)]
         try:
             _compare(tc, got, want, env)
         except AssertionError as exc:
@@ -200,6 +205,8 @@ def _random(rng: np.random.Generator, shape: tuple, dtype: np.dtype) -> np.ndarr
         return rng.integers(-8, 9, size=shape).astype(dtype)
     if dtype.kind == "u":
         return rng.integers(0, 17, size=shape).astype(dtype)
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
     return rng.standard_normal(shape).astype(dtype)
 
 
@@ -215,7 +222,8 @@ def _compare(tc: Testcase, got: list, want: list, env: dict[str, int]) -> None:
         if w.dtype.kind in "fc" or w.dtype.name == "bfloat16":
             rtol, atol = TOLERANCES.get(w.dtype.name, (1e-5, 1e-6))
             rtol, atol = tc.rtol if tc.rtol is not None else rtol, tc.atol if tc.atol is not None else atol
-            g64, w64 = g.astype(np.float64), w.astype(np.float64)
+            wide = np.complex128 if w.dtype.kind == "c" else np.float64
+            g64, w64 = g.astype(wide), w.astype(wide)
             if not np.allclose(g64, w64, rtol=rtol, atol=atol, equal_nan=True):
                 err = np.nanmax(np.abs(g64 - w64))
                 raise AssertionError(f"{where}: output {i} differs from JAX: max abs error {err:.3g} "

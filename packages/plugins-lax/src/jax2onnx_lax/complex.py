@@ -1,0 +1,231 @@
+"""Complex numbers: rules for primitives whose operands or results are complex.
+
+The graph holds a complex array as a real array of its parts' dtype with a trailing axis of 2
+([real, imag]; complex64[3] is float32[3, 2]), at its inputs and outputs too: ONNX Runtime has
+no complex kernels. Core lowers the primitives that treat both parts alike (add, reshape,
+slicing, reduce_sum ...) on the parts; the rules here, registered as ``complex:<primitive>``,
+lower the rest. In these rules a complex value ``x`` is that [..., 2] tensor.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jax2onnx.plugin import Testcase, coverage, lowering
+
+LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
+C64 = np.complex64
+
+
+def part_dtype(dtype) -> np.dtype:
+    """float32 for complex64, float64 for complex128; a real dtype as it is."""
+    return np.finfo(np.dtype(dtype)).dtype if np.dtype(dtype).kind == "c" else np.dtype(dtype)
+
+
+def parts(ctx, x):
+    """The real and imaginary parts of ``x``, each with a trailing axis of 1."""
+    return ctx.op.Split(x, ctx.const(np.array([1, 1], dtype=np.int64)), axis=-1, _outputs=2)
+
+
+def join(ctx, re, im):
+    return ctx.op.Concat(re, im, axis=-1)
+
+
+def part(ctx, x, index: int):
+    """Part ``index`` (0 real, 1 imaginary) of ``x``, without the trailing axis."""
+    return ctx.op.Gather(x, ctx.const(np.array(index, dtype=np.int64)), axis=-1)
+
+
+def conjugate(ctx, x, dtype):
+    return ctx.op.Mul(x, ctx.const(np.array([1, -1], dtype=dtype)))
+
+
+def from_real(ctx, x, from_dtype, dtype):
+    """A real value as complex: imaginary parts are zero (a Pad, so inf and nan keep a zero part)."""
+    x = ctx.op.Unsqueeze(ctx.cast(x, dtype, from_dtype), ctx.const(np.array([-1], dtype=np.int64)))
+    rank = len(ctx.in_avals[0].shape) + 1
+    return ctx.op.Pad(x, ctx.const(np.array([0] * (2 * rank - 1) + [1], dtype=np.int64)))
+
+
+def multiply(ctx, x, y):
+    (a, b), (c, d) = parts(ctx, x), parts(ctx, y)
+    return join(ctx, ctx.op.Sub(ctx.op.Mul(a, c), ctx.op.Mul(b, d)), ctx.op.Add(ctx.op.Mul(a, d), ctx.op.Mul(b, c)))
+
+
+def divide(ctx, x, y):
+    (a, b), (c, d) = parts(ctx, x), parts(ctx, y)
+    norm = ctx.op.Add(ctx.op.Mul(c, c), ctx.op.Mul(d, d))
+    re = ctx.op.Add(ctx.op.Mul(a, c), ctx.op.Mul(b, d))
+    im = ctx.op.Sub(ctx.op.Mul(b, c), ctx.op.Mul(a, d))
+    return ctx.op.Div(join(ctx, re, im), norm)
+
+
+def on_parts(ctx, fn, *xs):
+    """Lowers ``fn`` traced on the parts ([..., 2] real arrays) of ``xs``, for rules best said in JAX."""
+    specs = [jax.ShapeDtypeStruct((*a.shape, 2), part_dtype(a.dtype)) if np.dtype(a.dtype).kind == "c"
+             else jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
+    with jax.enable_x64(any(s.dtype.itemsize == 8 for s in specs)):
+        jaxpr = jax.make_jaxpr(fn)(*specs)
+    return ctx.lower_jaxpr(jaxpr, *xs)
+
+
+def _cases(name, fn, inputs, dtypes=None, **kw):
+    """float32/complex64 and float64/complex128 cases of ``fn``."""
+    dtypes = dtypes or [C64] * len(inputs)
+    return [Testcase(name, fn=fn, inputs=inputs, input_dtypes=dtypes, **kw)]
+
+
+@lowering("complex:real", "complex:imag", component="jax.lax.{}", onnx=["Gather"], since="0.2.0",
+          doc=LAX_DOC,
+          testcases=[*_cases("real", jax.lax.real, [("B", 3)], expect_ops=["Gather"]),
+                     *_cases("imag", jax.lax.imag, [("B", 3)], expect_ops=["Gather"])])
+def lower_real_imag(ctx, x, **params):
+    return part(ctx, x, 0 if ctx.eqn.primitive.name == "real" else 1)
+
+
+@lowering("complex:complex", component="jax.lax.complex", onnx=["Unsqueeze", "Concat", "Expand"], since="0.2.0",
+          doc=LAX_DOC.format("complex"),
+          testcases=[*_cases("complex", jax.lax.complex, [("B", 3), ("B", 3)], [np.float32, np.float32]),
+                     *_cases("complex_broadcast", jax.lax.complex, [("B", 3), ("B", 1)], [np.float32, np.float32])])
+def lower_complex(ctx, re, im, **params):
+    shape = tuple(ctx.out_avals[0].shape)
+    re, im = (v if tuple(a.shape) == shape else ctx.op.Expand(v, ctx.shape_tensor(shape))
+              for v, a in zip((re, im), ctx.in_avals))
+    axis = ctx.const(np.array([-1], dtype=np.int64))
+    return join(ctx, ctx.op.Unsqueeze(re, axis), ctx.op.Unsqueeze(im, axis))
+
+
+@lowering("complex:conj", component="jax.lax.conj", onnx=["Mul", "Pad"], since="0.2.0", doc=LAX_DOC.format("conj"),
+          testcases=[*_cases("conj", jax.lax.conj, [("B", 3)], expect_ops=["Mul"]),
+                     *_cases("conj_of_real", jax.lax.conj, [("B", 3)], [np.float32])])
+def lower_conj(ctx, x, **params):
+    dtype = part_dtype(ctx.out_avals[0].dtype)
+    if np.dtype(ctx.in_avals[0].dtype).kind != "c":
+        return from_real(ctx, x, ctx.in_avals[0].dtype, dtype)
+    return conjugate(ctx, x, dtype)
+
+
+@lowering("complex:convert_element_type", component="jax.lax.convert_element_type (complex)",
+          onnx=["Cast", "Pad", "Gather"], since="0.2.0", doc=LAX_DOC.format("convert_element_type"),
+          testcases=[*_cases("convert_element_type_to_complex", lambda x: x.astype(C64), [("B", 3)], [np.float32]),
+                     *_cases("convert_element_type_int_to_complex", lambda x: x.astype(C64), [("B", 3)], [np.int32]),
+                     *_cases("convert_element_type_complex_to_real", lambda x: x.real.astype(np.float32) + jnp.abs(x),
+                             [("B", 3)]),
+                     *_cases("convert_element_type_complex_to_int",
+                             lambda x: jax.lax.convert_element_type(x * 4, np.int32), [("B", 3)]),
+                     Testcase("convert_element_type_complex_narrow", fn=lambda x: x.astype(C64),
+                              inputs=[("B", 3)], input_dtypes=[np.complex128], x64="only", expect_ops=["Cast"])])
+def lower_convert(ctx, x, *, new_dtype, **params):
+    src, dst = ctx.in_avals[0].dtype, np.dtype(new_dtype)
+    if np.dtype(src).kind != "c":
+        return from_real(ctx, x, src, part_dtype(dst))
+    if dst.kind == "c":
+        return ctx.cast(x, part_dtype(dst), part_dtype(src))
+    if dst.kind != "f":  # the real part, converted as a real array is
+        return on_parts(ctx, lambda v: jax.lax.convert_element_type(v[..., 0], dst), x)
+    return ctx.cast(part(ctx, x, 0), dst, part_dtype(src))
+
+
+@lowering("complex:mul", component="jax.lax.mul (complex)", onnx=["Split", "Mul", "Sub", "Add", "Concat"],
+          since="0.2.0", doc=LAX_DOC.format("mul"),
+          testcases=_cases("mul", jax.lax.mul, [("B", 3), ("B", 3)]))
+def lower_mul(ctx, x, y, **params):
+    return multiply(ctx, x, y)
+
+
+@lowering("complex:div", component="jax.lax.div (complex)", onnx=["Split", "Mul", "Add", "Sub", "Div", "Concat"],
+          since="0.2.0", doc=LAX_DOC.format("div"),
+          testcases=_cases("div", jax.lax.div, [("B", 3), ("B", 3)]))
+def lower_div(ctx, x, y, **params):
+    return divide(ctx, x, y)
+
+
+@lowering("complex:integer_pow", component="jax.lax.integer_pow (complex)", onnx=["Split", "Mul", "Div", "Concat"],
+          since="0.2.0", doc=LAX_DOC.format("integer_pow"),
+          testcases=[*_cases("integer_pow", lambda x: jax.lax.integer_pow(x, 3), [("B", 3)]),
+                     *_cases("integer_pow_negative", lambda x: jax.lax.integer_pow(x, -2), [("B", 3)])])
+def lower_integer_pow(ctx, x, *, y, **params):
+    dtype = part_dtype(ctx.in_avals[0].dtype)
+    result, base, n = None, x, abs(y)
+    while n:  # square-and-multiply, as XLA does
+        if n & 1:
+            result = base if result is None else multiply(ctx, result, base)
+        n >>= 1
+        if n:
+            base = multiply(ctx, base, base)
+    if result is not None and y > 0:
+        return result
+    one = ctx.op.Expand(ctx.const(np.array([1, 0], dtype)), ctx.op.Shape(x))
+    return one if result is None else divide(ctx, one, result)
+
+
+@lowering("complex:square", component="jax.lax.square (complex)", onnx=["Split", "Mul", "Concat"], since="0.2.0",
+          doc=LAX_DOC.format("square"), testcases=_cases("square", jax.lax.square, [("B", 3)]))
+def lower_square(ctx, x, **params):
+    return multiply(ctx, x, x)
+
+
+@lowering("complex:abs", component="jax.lax.abs (complex)", onnx=["ReduceL2"], since="0.2.0",
+          doc=LAX_DOC.format("abs"), testcases=_cases("abs", jax.lax.abs, [("B", 3)], expect_ops=["ReduceL2"]))
+def lower_abs(ctx, x, **params):
+    axes = np.array([-1], dtype=np.int64)
+    if ctx.opset >= 18:
+        return ctx.op.ReduceL2(x, ctx.const(axes), keepdims=0)
+    return ctx.op.ReduceL2(x, axes=axes.tolist(), keepdims=0)
+
+
+@lowering("complex:exp", component="jax.lax.exp (complex)", onnx=["Split", "Exp", "Cos", "Sin", "Mul"],
+          since="0.2.0", doc=LAX_DOC.format("exp"), testcases=_cases("exp", jax.lax.exp, [("B", 3)]))
+def lower_exp(ctx, x, **params):
+    re, im = parts(ctx, x)
+    return ctx.op.Mul(ctx.op.Exp(re), join(ctx, ctx.op.Cos(im), ctx.op.Sin(im)))
+
+
+@lowering("complex:eq", "complex:ne", component="jax.lax.{} (complex)", onnx=["Equal", "And", "Not", "Squeeze"],
+          since="0.2.0", doc=LAX_DOC,
+          testcases=[*_cases("eq", lambda x, y: jax.lax.eq(x, jnp.where(jnp.real(x) > 0, x, y)), [("B", 3), ("B", 3)]),
+                     *_cases("ne", lambda x, y: jax.lax.ne(x, jnp.where(jnp.imag(x) > 0, x, y)), [("B", 3), ("B", 3)])])
+def lower_eq(ctx, x, y, **params):
+    (a, b), (c, d) = parts(ctx, x), parts(ctx, y)
+    same = ctx.op.Squeeze(ctx.op.And(ctx.op.Equal(a, c), ctx.op.Equal(b, d)), ctx.const(np.array([-1], np.int64)))
+    return same if ctx.eqn.primitive.name == "eq" else ctx.op.Not(same)
+
+
+def _dot_on_parts(x, y, complex_in, *, dimension_numbers, precision, preferred_element_type=None, **params):
+    dot = functools.partial(jax.lax.dot_general, dimension_numbers=dimension_numbers, precision=precision)
+    dtype = part_dtype(preferred_element_type or np.result_type(*(v.dtype for v in (x, y))))
+    (xr, xi), (yr, yi) = ((v[..., 0], v[..., 1]) if c else (v.astype(dtype), None) for v, c in zip((x, y), complex_in))
+    re = dot(xr, yr) if xi is None or yi is None else dot(xr, yr) - dot(xi, yi)
+    im = [dot(a, b) for a, b in ((xr, yi), (xi, yr)) if a is not None and b is not None]
+    return jnp.stack([re, sum(im[1:], im[0])], axis=-1)
+
+
+@lowering("complex:dot_general", component="jax.lax.dot_general (complex)", onnx=["MatMul", "Sub", "Add"],
+          since="0.2.0", doc=LAX_DOC.format("dot_general"),
+          testcases=[*_cases("dot_general_matmul", jnp.matmul, [("B", 3, 4), (4, 5)]),
+                     *_cases("dot_general_batched", lambda x, y: jnp.einsum("bij,bjk->bik", x, y),
+                             [("B", 3, 4), ("B", 4, 2)]),
+                     *_cases("dot_general_real_by_complex", lambda x, y: jax.lax.dot(x, y), [("B", 3), (3, 4)],
+                             [np.float32, C64])])
+def lower_dot_general(ctx, x, y, **params):
+    complex_in = [np.dtype(a.dtype).kind == "c" for a in ctx.in_avals]
+    return on_parts(ctx, lambda a, b: _dot_on_parts(a, b, complex_in, **params), x, y)
+
+
+coverage("complex arrays (add, sub, neg, reduce_sum, reshape, slicing, ...)",
+         via=["add", "sub", "neg", "reduce_sum", "reshape", "transpose", "slice", "concatenate", "select_n"],
+         since="0.2.0", module=__name__,
+         doc="https://docs.jax.dev/en/latest/_autosummary/jax.numpy.complex64.html",
+         testcases=[
+             *_cases("complex_add_sub_neg", lambda x, y: -(x + y) - y, [("B", 3), ("B", 3)]),
+             *_cases("complex_reduce_sum", lambda x: jnp.sum(x, axis=0), [("B", 3)]),
+             *_cases("complex_shapes", lambda x: jnp.concatenate([x.T.reshape(-1), x[1:, ::2].reshape(-1)]),
+                     [("B", 4)]),
+             *_cases("complex_select", lambda x, y: jnp.where(jnp.abs(x) > 1, x, y), [("B", 3), ("B", 3)]),
+             *_cases("complex_broadcast_literal", lambda x: x * (1 + 2j) + 3j, [("B", 3)]),
+             *_cases("complex_scan", lambda x: jax.lax.scan(lambda c, r: (c * r, c), x[0], x)[0], [("B", 3)]),
+         ])
