@@ -44,8 +44,7 @@ plugin_index = PluginIndex(
         ],
         "jax2onnx_lax.solves": ["triangular_solve", "tridiagonal_solve", "custom_linear_solve"],
         "jax2onnx_lax.conv": ["conv_general_dilated"],
-        "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index",
-                                         "custom_linear_solve"],
+        "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index"],
         "jax2onnx_lax.random": [
             "threefry2x32", "random_bits", "random_split", "random_fold_in", "random_seed", "random_wrap",
             "random_unwrap", "random_clone", "random_gamma", "iota_2x32_shape",

@@ -361,21 +361,6 @@ def lower_optimization_barrier(ctx, *operands):
     return operands
 
 
-@lowering("custom_linear_solve", component="jax.lax.custom_linear_solve", onnx=[], since="0.1.0",
-          doc=LAX_DOC.format("custom_linear_solve"),
-          testcases=[Testcase("custom_linear_solve_diagonal", inputs=[(3, 3), ("B", 3)],
-                              fn=lambda a, b: jax.vmap(lambda v: jax.lax.custom_linear_solve(
-                                  lambda x: (a * a + 1) @ x, v, lambda _, w: w / jax.numpy.diag(a * a + 1)))(b),
-                              input_values=lambda rng, s: [np.diag(rng.standard_normal(s[0][0])),
-                                                           rng.standard_normal(s[1])])])
-def lower_custom_linear_solve(ctx, *args, const_lengths, jaxprs):
-    # The forward value is the solve function applied to b; the other functions serve derivatives.
-    start = sum(const_lengths[:2])
-    solve_consts = args[start:start + const_lengths.solve]
-    b = args[sum(const_lengths):]
-    return ctx.lower_jaxpr(jaxprs.solve, *solve_consts, *b)
-
-
 @lowering("name", component="jax.ad_checkpoint.checkpoint_name", onnx=[], since="0.1.0",
           doc="https://docs.jax.dev/en/latest/gradient-checkpointing.html",
           testcases=[Testcase("remat_checkpoint_name", fn=lambda x: jax.checkpoint(

@@ -80,6 +80,10 @@ def _newton_solve(a, b):
           doc="https://docs.jax.dev/en/latest/_autosummary/jax.lax.custom_linear_solve.html", testcases=[
               Testcase("custom_linear_solve_explicit", fn=_newton_solve, inputs=[(4, 4), (4,)],
                        input_values=lambda rng, shapes: [*spd(rng, shapes[:1]), rng.standard_normal(shapes[1])]),
+              Testcase("custom_linear_solve_diagonal", inputs=[(3, 3), ("B", 3)],
+                       fn=lambda a, b: jax.vmap(lambda v: jax.lax.custom_linear_solve(
+                           lambda x: (a * a + 1) @ x, v, lambda _, w: w / jnp.diag(a * a + 1)))(b),
+                       input_values=lambda rng, s: [np.diag(rng.standard_normal(s[0][0])), rng.standard_normal(s[1])]),
           ])
 def lower_custom_linear_solve(ctx, *args, const_lengths, jaxprs):
     # Only the forward solve runs; matvec and the transposed solve serve differentiation.
