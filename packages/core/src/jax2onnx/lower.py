@@ -60,7 +60,7 @@ class Converter:
                     inputs: Sequence[ir.Value]) -> list[ir.Value]:
         """Inlines ``jaxpr`` (open or closed) into ``builder``; returns its outputs."""
         if isinstance(jaxpr, _compat.ClosedJaxpr):
-            consts = [builder.const(np.asarray(c)) for c in jaxpr.consts]
+            consts = [builder.const(np.asarray(_compat.physical_array(c))) for c in jaxpr.consts]
             jaxpr = jaxpr.jaxpr
         env: dict[Any, ir.Value] = {}
         for var, value in zip(jaxpr.constvars, consts):
@@ -103,11 +103,13 @@ class Converter:
         else:
             entry = self.registry.lookup(name)
             if entry is not None:
-                outs = ctx.run(entry.rule, inputs, eqn.params)
-            elif name in INLINED_CALLS:
+                outs = ctx.run(entry.rule, inputs, ctx.params)
+            elif name in INLINED_CALLS or name in _compat.EXPANDED_CALLS:
+                body = (eqn.params[INLINED_CALLS[name]] if name in INLINED_CALLS
+                        else _compat.expand_call(eqn, self.double))
                 self._call_sites.append(ctx.source)
                 try:
-                    outs = self.lower_jaxpr(builder, eqn.params[INLINED_CALLS[name]], [], inputs)
+                    outs = self.lower_jaxpr(builder, body, [], inputs)
                 finally:
                     self._call_sites.pop()
             else:
@@ -186,7 +188,8 @@ class LoweringContext:
 
     @property
     def params(self) -> dict[str, Any]:
-        return dict(self.eqn.params)
+        """The equation's params, in the form of the oldest supported JAX (see ``_compat.rule_params``)."""
+        return _compat.rule_params(self.eqn.primitive.name, self.eqn.params)
 
     @property
     def in_avals(self) -> list[Any]:
