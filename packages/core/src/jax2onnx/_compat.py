@@ -1,6 +1,7 @@
 """Every JAX version shim lives here; the rest of jax2onnx imports JAX internals only from this module.
 
-Supported: jax 0.10.x with flax 0.12.x (see the distributions' metadata).
+Supported: jax 0.10.x to 0.12.x with flax 0.12.x (see the distributions' metadata).
+Rules are written against JAX 0.10's equation params; ``rule_params`` maps newer forms onto those.
 """
 
 from __future__ import annotations
@@ -68,6 +69,39 @@ def on_physical_data(eqn: Any, physical_type: Callable[[Any, tuple], tuple[Any, 
     moved = jax.vmap(lambda *xs: eqn.primitive.bind(*xs, **eqn.params), in_axes=axes, out_axes=-1)
     with jax.enable_x64(any(np.dtype(s.dtype).itemsize == 8 for s in specs)):
         return jax.make_jaxpr(moved)(*specs)
+
+
+# Call-like primitives of newer JAX that carry no body jaxpr, only an object that expands into ordinary
+# primitives: JAX 0.12 binds jnp.searchsorted, jnp.nonzero, ... as one ``call_hi_primitive``.
+EXPANDED_CALLS = frozenset({"call_hi_primitive"})
+
+
+def expand_call(eqn: Any, double: bool) -> ClosedJaxpr:
+    """The body of an ``EXPANDED_CALLS`` equation, traced from its own expansion at the equation's shapes
+    (in the 64-bit mode of the export's trace)."""
+    specs = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in eqn.invars]
+    with enable_x64(double):
+        return jax.make_jaxpr(lambda *xs: eqn.primitive.to_lojax(*xs, **eqn.params))(*specs)
+
+
+def _scan_params(params: dict) -> dict:
+    """JAX 0.11+ describes scan's operands by a tree of groups (``ft_in``: consts, carry, xs; ``ft_out``:
+    carry, ys) where JAX 0.10 gave counts: rules keep reading ``num_consts`` and ``num_carry``."""
+    if "ft_in" not in params:
+        return params
+    consts, carry, _ = params["ft_in"].unpack()
+    rest = {k: v for k, v in params.items() if k not in ("ft_in", "ft_out")}
+    return {**rest, "num_consts": len(consts), "num_carry": len(carry)}
+
+
+# Primitive -> adapter from a newer JAX's params to the form rules are written against.
+_PARAM_ADAPTERS: dict[str, Callable[[dict], dict]] = {"scan": _scan_params}
+
+
+def rule_params(primitive: str, params: dict) -> dict:
+    """An equation's params in the form rules are written against (JAX 0.10's)."""
+    adapt = _PARAM_ADAPTERS.get(primitive)
+    return adapt(dict(params)) if adapt else dict(params)
 
 
 def _library_dirs() -> tuple[str, ...]:

@@ -143,7 +143,7 @@ class Converter:
                     inputs: Sequence[ir.Value]) -> list[ir.Value]:
         """Inlines ``jaxpr`` (open or closed) into ``builder``; returns its outputs."""
         if isinstance(jaxpr, _compat.ClosedJaxpr):
-            consts = [builder.const(np.asarray(c)) for c in jaxpr.consts]
+            consts = [builder.const(np.asarray(_compat.physical_array(c))) for c in jaxpr.consts]
             jaxpr = jaxpr.jaxpr
         env: dict[Any, ir.Value] = {}
         for var, value in zip(jaxpr.constvars, consts):
@@ -187,19 +187,21 @@ class Converter:
             # Rules see key arrays as their uint32[..., 2] data: move it with shapes that know the last axis.
             ctx.lowered_by = "on key data"
             outs = self.lower_jaxpr(builder, _compat.on_physical_data(eqn, physical_type), [], inputs)
-        elif (name not in INLINED_CALLS and name not in COMPLEX_AGNOSTIC
+        elif (name not in INLINED_CALLS and name not in _compat.EXPANDED_CALLS and name not in COMPLEX_AGNOSTIC
               and any(is_complex(a.dtype) for a in (*ctx.in_avals, *ctx.out_avals))):
             outs = self._lower_complex(ctx, builder, name, inputs)
         else:
             entry = self.registry.lookup(name)
             if entry is not None:
                 ctx.lowered_by = _rule_name(entry)
-                outs = ctx.run(entry.rule, inputs, eqn.params)
-            elif name in INLINED_CALLS:
+                outs = ctx.run(entry.rule, inputs, ctx.params)
+            elif name in INLINED_CALLS or name in _compat.EXPANDED_CALLS:
                 ctx.lowered_by = "inlined"
+                body = (eqn.params[INLINED_CALLS[name]] if name in INLINED_CALLS
+                        else _compat.expand_call(eqn, self.double))
                 self._call_sites.append(ctx.source)
                 try:
-                    outs = self.lower_jaxpr(builder, eqn.params[INLINED_CALLS[name]], [], inputs)
+                    outs = self.lower_jaxpr(builder, body, [], inputs)
                 finally:
                     self._call_sites.pop()
             else:
@@ -210,7 +212,7 @@ class Converter:
                        inputs: list[ir.Value]) -> Any:
         entry = self.registry.lookup(COMPLEX_PREFIX + name)
         if entry is not None:
-            return ctx.run(entry.rule, inputs, ctx.eqn.params)
+            return ctx.run(entry.rule, inputs, ctx.params)
         if name in COMPLEX_PARTWISE:
             return self.lower_jaxpr(builder, _compat.on_physical_data(ctx.eqn, physical_type), [], inputs)
         dtype = next(a.dtype for a in (*ctx.in_avals, *ctx.out_avals) if is_complex(a.dtype))
@@ -311,7 +313,8 @@ class LoweringContext:
 
     @property
     def params(self) -> dict[str, Any]:
-        return dict(self.eqn.params)
+        """The equation's params, in the form of the oldest supported JAX (see ``_compat.rule_params``)."""
+        return _compat.rule_params(self.eqn.primitive.name, self.eqn.params)
 
     @property
     def in_avals(self) -> list[Any]:

@@ -11,7 +11,8 @@ plugin_index = PluginIndex(
     modules={
         "jax2onnx_lax.elementwise": [
             "abs", "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "expm1", "log", "log1p",
-            "sqrt", "rsqrt", "cbrt", "square", "integer_pow", "pow", "logistic", "sin", "cos", "tan", "asin", "acos",
+            "sqrt", "rsqrt", "cbrt", "square", "one_minus_square",
+            "integer_pow", "pow", "logistic", "sin", "cos", "tan", "asin", "acos",
             "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "atan2", "erf", "erfc", "erf_inv", "lgamma",
             "digamma", "add", "add_any", "sub", "mul", "div", "rem", "max", "min", "nextafter", "clamp", "select_n",
             "eq", "ne",

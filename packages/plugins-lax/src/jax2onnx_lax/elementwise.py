@@ -368,6 +368,20 @@ def lower_square(ctx, x):
     return _op(ctx, "Mul", x, x, dtype=ctx.in_avals[0].dtype)
 
 
+@lowering("one_minus_square", component="jax.lax.one_minus_square", onnx=["Add", "Sub", "Mul"], since="0.1.0",
+          doc=LAX_DOC.format("one_minus_square"),
+          # JAX 0.11+ emits it in the derivatives of tanh, atanh, asin and acos; earlier JAX has no such primitive.
+          testcases=[Testcase("one_minus_square_tanh_grad", fn=jax.vmap(jax.grad(jax.numpy.tanh)), inputs=[("B",)],
+                              input_values=_uniform(-3, 3)),
+                     Testcase("one_minus_square_atanh_grad", fn=jax.vmap(jax.grad(jax.numpy.arctanh)),
+                              inputs=[("B",)], input_values=_uniform(-0.999, 0.999))])
+def lower_one_minus_square(ctx, x):
+    # (1 + x)(1 - x), as JAX computes it: exact near |x| = 1, where 1 - x*x loses bits.
+    dtype = ctx.in_avals[0].dtype
+    one = _c(ctx, 1, dtype)
+    return _op(ctx, "Mul", _op(ctx, "Add", one, x, dtype=dtype), _op(ctx, "Sub", one, x, dtype=dtype), dtype=dtype)
+
+
 @lowering("integer_pow", component="jax.lax.integer_pow", onnx=["Mul", "Div"], since="0.1.0",
           doc=LAX_DOC.format("integer_pow"),
           testcases=[Testcase(f"integer_pow_{y}".replace("-", "m"), fn=lambda x, y=y: jax.lax.integer_pow(x, y),
@@ -399,7 +413,7 @@ def lower_integer_pow(ctx, x, *, y):
                      Testcase("erfc_tail", fn=lambda x: jax.numpy.log(jax.lax.erfc(x)), inputs=[("B", 8)],
                               input_values=_uniform(1, 9)),  # log shows the relative error of tiny values
                      _typed("erfc", _lax("erfc"), "bfloat16"), _typed("erfc", _lax("erfc"), "float16")])
-def lower_erfc(ctx, x):
+def lower_erfc(ctx, x, **params):  # JAX 0.12 adds ``accuracy``, a hint for XLA
     if _name(ctx.in_avals[0].dtype) == "float64":
         return _erfc64(ctx, x, "float64")
     return _formula(_erfc32)(ctx, x)

@@ -198,7 +198,7 @@ ONE_HOT_DTYPES = (np.float32, np.float16, np.int64)
     Testcase("nn_one_hot_bool", fn=lambda x: jax.nn.one_hot(x, 6, dtype=bool), inputs=[("B", 2)],
              input_dtypes=[np.int32], forbid_ops=("Identity", "OneHot")),
 ])
-def lower_one_hot(ctx, x, num_classes, dtype=None, axis=-1):
+def lower_one_hot(ctx, x, num_classes, dtype=None, axis=-1, out_sharding=None):  # out_sharding: JAX 0.11+
     out_dtype, x_dtype = ctx.out_avals[0].dtype, _dtype(x)
     if (ctx.opset < 11 or x_dtype is None or x_dtype.kind not in "iu" or not isinstance(axis, int)
             or out_dtype not in [np.dtype(d) for d in ONE_HOT_DTYPES]):
