@@ -115,29 +115,61 @@ class Converter:
         return outs
 
     def _lower_named_call(self, ctx: LoweringContext, inputs: list[ir.Value]) -> Any:
-        record = self.calls.records[ctx.eqn.params["name"]]
+        record = self.calls.records.get(ctx.eqn.params["name"])
+        if record is None:
+            # Traced by an earlier export and reused from a jit cache: its record is gone, its body is not.
+            return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
         if record.kind == "function":
             return self.lower_function_call(ctx, record, inputs)
         entry = self.registry.lookup(CALL_PREFIX + record.target)
         recorded = ([np.shape(record.leaves[i]) for i in record.dynamic], record.out_shapes)
-        if recorded != ([tuple(a.shape) for a in ctx.in_avals], [tuple(a.shape) for a in ctx.out_avals]):
+        if recorded == ([tuple(a.shape) for a in ctx.in_avals], [tuple(a.shape) for a in ctx.out_avals]):
+            outs = self._run_call_rule(ctx, record, entry, inputs)
+        else:
             # vmap batched the call, or grad split it into primal and tangent parts, after it was
-            # recorded: its arguments (axes, ranks) or outputs no longer fit the rule.
+            # recorded: only a rule that takes a leading batch axis on the batched arguments fits.
+            outs = self._lower_vmapped_call(ctx, record, entry, inputs)
+        if outs is NotImplemented:
             return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
+        return outs
+
+    def _run_call_rule(self, ctx: LoweringContext, record: Any, entry: Any, inputs: list[ir.Value]) -> Any:
         leaves = list(record.leaves)
         for slot, value in zip(record.dynamic, inputs):
             leaves[slot] = value
         arguments = jax.tree_util.tree_unflatten(record.treedef, leaves)
-        outs = ctx.run(lambda c, *_, **kw: entry.rule(c, **arguments), inputs, {})
+        return ctx.run(lambda c, *_, **kw: entry.rule(c, **arguments), inputs, {})
+
+    def _lower_vmapped_call(self, ctx: LoweringContext, record: Any, entry: Any, inputs: list[ir.Value]) -> Any:
+        """A call vmap batched: its ``batched`` arguments and all outputs gained one axis each.
+
+        The rule sees those arguments with the batch axis moved to the front and returns outputs
+        with the batch in front; anything else (batched weights, nested vmap) inlines the body.
+        """
+        if not entry.batched:
+            return NotImplemented
+        slots = jax.tree_util.tree_unflatten(record.treedef, list(range(len(record.leaves))))
+        allowed = {i for name in entry.batched for i in jax.tree_util.tree_leaves(slots.get(name))}
+        in_axes = [_added_axis(np.shape(record.leaves[i]), a.shape) for i, a in zip(record.dynamic, ctx.in_avals)]
+        out_axes = [_added_axis(r, a.shape) for r, a in zip(record.out_shapes, ctx.out_avals)]
+        batched = [slot for slot, axis in zip(record.dynamic, in_axes) if axis != -1]
+        if (None in in_axes or not batched or not set(batched) <= allowed
+                or any(axis is None or axis == -1 for axis in out_axes)):
+            return NotImplemented
+        moved = [x if axis in (-1, 0) else _move_axis(ctx, x, axis, 0) for x, axis in zip(inputs, in_axes)]
+        outs = self._run_call_rule(ctx, record, entry, moved)
         if outs is NotImplemented:
-            return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
-        return outs
+            return outs
+        outs = [outs] if isinstance(outs, ir.Value) else list(outs)
+        return [y if axis == 0 else _move_axis(ctx, y, 0, axis) for y, axis in zip(outs, out_axes)]
 
     def lower_function_call(self, ctx: LoweringContext, record: Any, inputs: list[ir.Value]) -> Any:
         """Emits a call to an ONNX function built once per distinct traced body."""
         closed = ctx.eqn.params["jaxpr"]
         # Nested named calls get fresh names per trace; key the body by their targets instead.
-        body = re.sub(rf"{CALL_NAME_PREFIX}\d+", lambda m: self.calls.records[m.group(0)].target, str(closed.jaxpr))
+        records = self.calls.records
+        body = re.sub(rf"{CALL_NAME_PREFIX}\d+", lambda m: getattr(records.get(m.group(0)), "target", m.group(0)),
+                      str(closed.jaxpr))
         key = (record.target, body, tuple(str(a) for a in ctx.in_avals))
         function = self.functions.get(key)
         if function is None:
@@ -154,6 +186,23 @@ class Converter:
         ctx.builder.custom_opsets["jax2onnx.functions"] = 1
         return ctx.builder.op(function.name, inputs, domain="jax2onnx.functions",
                               num_outputs=len(ctx.out_avals), name=function.name)
+
+
+def _added_axis(before: Sequence[Any], after: Sequence[Any]) -> int | None:
+    """-1 if the shape is unchanged, the one axis vmap added to it, or None if that is not clear."""
+    before, after = [str(d) for d in before], [str(d) for d in after]
+    if after == before:
+        return -1
+    axes = [p for p in range(len(after)) if after[:p] + after[p + 1:] == before]
+    return axes[0] if len(axes) == 1 else None
+
+
+def _move_axis(ctx: LoweringContext, x: ir.Value, source: int, destination: int) -> ir.Value:
+    perm = [i for i in range(len(x.shape)) if i != source]
+    perm.insert(destination, source)
+    out = ctx.op.Transpose(x, perm=perm)
+    out.type, out.shape = x.type, ir.Shape([x.shape[p] for p in perm])
+    return out
 
 
 class _OpProxy:

@@ -35,15 +35,19 @@ class CallRecord:
     out_shapes: list[tuple] | None = None
 
 
+# Names are unique in the process: a jit cache (jax.jit, eqx.filter_jit) may hand a later export the
+# jaxpr an earlier one traced, whose named calls then must not be mistaken for this export's.
+_call_ids = itertools.count()
+
+
 class CallTable:
     """Side table from the unique name given to a wrapped call to its CallRecord."""
 
     def __init__(self) -> None:
         self.records: dict[str, CallRecord] = {}
-        self._ids = itertools.count()
 
     def add(self, record: CallRecord) -> str:
-        name = f"{CALL_NAME_PREFIX}{next(self._ids)}"
+        name = f"{CALL_NAME_PREFIX}{next(_call_ids)}"
         self.records[name] = record
         return name
 
@@ -126,6 +130,10 @@ def named_calls(registry: Any, table: CallTable) -> Iterator[None]:
             raw = inspect.getattr_static(owner, attr)
             patched.append((owner, attr, raw))
             setattr(owner, attr, _wrap(path, original, entry.when, isinstance(raw, staticmethod), entry.body))
+        if patched:
+            # A jit cache (jax.jit, eqx.filter_jit) would hand back jaxprs traced before the wrapping,
+            # or by an earlier export whose named calls this one has no records of.
+            jax.clear_caches()
         yield
     finally:
         for owner, attr, raw in reversed(patched):
