@@ -1,0 +1,16 @@
+"""jax2onnx lowerings for Equinox modules and primitives.
+
+This module is what the ``jax2onnx.plugins`` entry point loads; it must stay cheap to import.
+"""
+
+from jax2onnx.plugin import PluginIndex
+
+plugin_index = PluginIndex(
+    distribution="jax2onnx-plugins-equinox",
+    modules={
+        "jax2onnx_equinox.primitives": [
+            "unvmap_any", "unvmap_all", "unvmap_max", "nondifferentiable_backward", "nonbatchable",
+            "select_if_vmap", "maybe_set", "vprim", "call:equinox._errors._error",
+        ],
+    },
+)
