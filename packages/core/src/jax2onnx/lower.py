@@ -144,7 +144,8 @@ class Converter:
         """A call vmap batched: its ``batched`` arguments and all outputs gained one axis each.
 
         The rule sees those arguments with the batch axis moved to the front and returns outputs
-        with the batch in front; anything else (batched weights, nested vmap) inlines the body.
+        with the batch in front (an output vmap left unbatched, such as a state passed through,
+        stays as it is); anything else (batched weights, nested vmap) inlines the body.
         """
         if not entry.batched:
             return NotImplemented
@@ -153,15 +154,20 @@ class Converter:
         in_axes = [_added_axis(np.shape(record.leaves[i]), a.shape) for i, a in zip(record.dynamic, ctx.in_avals)]
         out_axes = [_added_axis(r, a.shape) for r, a in zip(record.out_shapes, ctx.out_avals)]
         batched = [slot for slot, axis in zip(record.dynamic, in_axes) if axis != -1]
-        if (None in in_axes or not batched or not set(batched) <= allowed
-                or any(axis is None or axis == -1 for axis in out_axes)):
+        if None in in_axes or None in out_axes or not batched or not set(batched) <= allowed:
             return NotImplemented
-        moved = [x if axis in (-1, 0) else _move_axis(ctx, x, axis, 0) for x, axis in zip(inputs, in_axes)]
+        moved = [x if axis in (-1, 0) else _move_axis(ctx, x, axis, 0, len(a.shape))
+                 for x, axis, a in zip(inputs, in_axes, ctx.in_avals)]
         outs = self._run_call_rule(ctx, record, entry, moved)
         if outs is NotImplemented:
             return outs
         outs = [outs] if isinstance(outs, ir.Value) else list(outs)
-        return [y if axis == 0 else _move_axis(ctx, y, 0, axis) for y, axis in zip(outs, out_axes)]
+        for y, axis, a in zip(outs, out_axes, ctx.out_avals):
+            if y.type is None and axis > 0:
+                # Typed as it leaves the rule (batch first), since a Transpose follows.
+                y.type, y.shape = tensor_type(a.dtype, [a.shape[axis], *a.shape[:axis], *a.shape[axis + 1:]])
+        return [y if axis in (-1, 0) else _move_axis(ctx, y, 0, axis, len(a.shape))
+                for y, axis, a in zip(outs, out_axes, ctx.out_avals)]
 
     def lower_function_call(self, ctx: LoweringContext, record: Any, inputs: list[ir.Value]) -> Any:
         """Emits a call to an ONNX function built once per distinct traced body."""
@@ -197,11 +203,12 @@ def _added_axis(before: Sequence[Any], after: Sequence[Any]) -> int | None:
     return axes[0] if len(axes) == 1 else None
 
 
-def _move_axis(ctx: LoweringContext, x: ir.Value, source: int, destination: int) -> ir.Value:
-    perm = [i for i in range(len(x.shape)) if i != source]
+def _move_axis(ctx: LoweringContext, x: ir.Value, source: int, destination: int, rank: int) -> ir.Value:
+    perm = [i for i in range(rank) if i != source]
     perm.insert(destination, source)
     out = ctx.op.Transpose(x, perm=perm)
-    out.type, out.shape = x.type, ir.Shape([x.shape[p] for p in perm])
+    if x.shape is not None:
+        out.type, out.shape = x.type, ir.Shape([x.shape[p] for p in perm])
     return out
 
 

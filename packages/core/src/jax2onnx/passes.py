@@ -85,10 +85,12 @@ class MergeTransposesPass(ir.passes.InPlacePass):
             perm = [inner_perm[p] for p in outer_perm]
             source, out = inner.inputs[0], node.outputs[0]
             if perm == sorted(perm):
-                if out.is_graph_output():
-                    continue  # the output keeps its name: leave this rare pair alone
-                ir.convenience.replace_all_uses_with(out, source)
+                if out.is_graph_output() and (source.producer() is None or source.is_graph_output()):
+                    continue  # an input or another output cannot take the output's name: leave the pair
+                ir.convenience.replace_all_uses_with(out, source, replace_graph_outputs=True)
                 graph.remove(node, safe=True)
+                if source.is_graph_output():
+                    _rename(out, source)  # the output keeps its name
             else:
                 node.replace_input_with(0, source)
                 node.attributes["perm"] = ir.AttrInt64s("perm", perm)

@@ -8,6 +8,9 @@ from jax2onnx.plugin import PluginIndex
 plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-equinox",
     modules={
+        "jax2onnx_equinox.linear": [
+            "call:equinox.nn.Linear.__call__", "call:equinox.nn.Embedding.__call__", "call:equinox.nn.PReLU.__call__",
+        ],
         "jax2onnx_equinox.primitives": [
             "unvmap_any", "unvmap_all", "unvmap_max", "nondifferentiable_backward", "nonbatchable",
             "select_if_vmap", "maybe_set", "vprim", "call:equinox._errors._error",
