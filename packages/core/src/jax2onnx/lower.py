@@ -158,6 +158,7 @@ class Converter:
             return NotImplemented
         moved = [x if axis in (-1, 0) else _move_axis(ctx, x, axis, 0, len(a.shape))
                  for x, axis, a in zip(inputs, in_axes, ctx.in_avals)]
+        ctx.vmapped = True
         outs = self._run_call_rule(ctx, record, entry, moved)
         if outs is NotImplemented:
             return outs
@@ -235,6 +236,8 @@ class LoweringContext:
         self.builder = builder
         self.eqn = eqn
         self.op = _OpProxy(builder)
+        # True while a named call's rule runs on arguments that vmap gave a leading batch axis.
+        self.vmapped = False
 
     @property
     def opset(self) -> int:

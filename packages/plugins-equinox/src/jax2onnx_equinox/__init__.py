@@ -8,6 +8,10 @@ from jax2onnx.plugin import PluginIndex
 plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-equinox",
     modules={
+        "jax2onnx_equinox.normalization": [
+            "call:equinox.nn.LayerNorm.__call__", "call:equinox.nn.RMSNorm.__call__",
+            "call:equinox.nn.GroupNorm.__call__", "call:equinox.nn.BatchNorm.__call__",
+        ],
         "jax2onnx_equinox.linear": [
             "call:equinox.nn.Linear.__call__", "call:equinox.nn.Embedding.__call__", "call:equinox.nn.PReLU.__call__",
         ],

@@ -36,14 +36,9 @@ def cast_all(ctx: Any, dtype: Any, *values: ir.Value | None) -> list[ir.Value | 
     return out
 
 
-def batched(x: ir.Value, unbatched_rank: int) -> bool:
-    """Whether a vmap gave ``x`` a leading batch axis (the rule is called per example otherwise)."""
-    return len(x.shape) == unbatched_rank + 1
-
-
-def with_batch(ctx: Any, x: ir.Value, unbatched_rank: int, apply: Any) -> ir.Value:
-    """Applies ``apply`` (which wants a leading batch axis, as ONNX's N) to ``x``, adding one if missing."""
-    if batched(x, unbatched_rank):
+def with_batch(ctx: Any, x: ir.Value, apply: Any) -> ir.Value:
+    """Applies ``apply`` (which wants a leading batch axis, as ONNX's N) to ``x``, adding one per example."""
+    if ctx.vmapped:
         return apply(x)
     axis = ctx.const(np.array([0], np.int64))
     return ctx.op.Squeeze(apply(ctx.op.Unsqueeze(x, axis)), axis)

@@ -7,7 +7,7 @@ import numpy as np
 
 from jax2onnx.plugin import Testcase, call_lowering
 
-from ._util import KEY, batched, both_ways, cast_all, in_module
+from ._util import KEY, both_ways, cast_all, in_module
 
 _DOC = "https://docs.kidger.site/equinox/api/nn/linear/"
 
@@ -25,9 +25,8 @@ def lower_linear(ctx, self, x, key=None):
     if self.in_features == "scalar" or self.out_features == "scalar":
         return NotImplemented
     in_module(ctx, self.weight)
-    batch = batched(x, 1)
     x, weight, bias = cast_all(ctx, ctx.out_avals[0].dtype, x, self.weight, self.bias)
-    if batch:
+    if ctx.vmapped:
         return ctx.op.Gemm(x, weight, bias, transB=1) if bias is not None else ctx.op.Gemm(x, weight, transB=1)
     y = ctx.op.MatMul(weight, x)
     return ctx.op.Add(y, bias) if bias is not None else y
