@@ -8,6 +8,11 @@ from jax2onnx.plugin import PluginIndex
 plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-equinox",
     modules={
+        "jax2onnx_equinox.conv": ["call:equinox.nn.Conv.__call__"],
+        "jax2onnx_equinox.pooling": [
+            "call:equinox.nn.Pool.__call__", "call:equinox.nn.AvgPool1d.__call__", "call:equinox.nn.AvgPool2d.__call__",
+            "call:equinox.nn.AvgPool3d.__call__",
+        ],
         "jax2onnx_equinox.normalization": [
             "call:equinox.nn.LayerNorm.__call__", "call:equinox.nn.RMSNorm.__call__",
             "call:equinox.nn.GroupNorm.__call__", "call:equinox.nn.BatchNorm.__call__",
@@ -20,4 +25,5 @@ plugin_index = PluginIndex(
             "select_if_vmap", "maybe_set", "vprim", "call:equinox._errors._error",
         ],
     },
+    coverage_modules=["jax2onnx_equinox.models"],
 )
