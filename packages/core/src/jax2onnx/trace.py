@@ -208,6 +208,9 @@ def parameter_names(fn: Any) -> dict[int, str]:
     target = getattr(fn, "__self__", None) if inspect.ismethod(fn) else fn
     if target is not None and not inspect.isfunction(target):
         roots.append(("", target))
+    wrapped = getattr(fn, "__wrapped__", None)  # jax.vmap(model), functools.wraps around a model
+    if wrapped is not None and not inspect.isfunction(wrapped):
+        roots.append(("", wrapped))
     for func in (fn, getattr(fn, "func", None)):
         for cell in getattr(func, "__closure__", None) or ():
             try:
