@@ -222,20 +222,30 @@ class Converter:
             "Compute on real and imaginary parts (jnp.real, jnp.imag) or use a plugin that adds it.")
 
     def _lower_named_call(self, ctx: LoweringContext, inputs: list[ir.Value]) -> Any:
-        if any(is_complex(a.dtype) for a in (*ctx.in_avals, *ctx.out_avals)):
-            # Named-call rules take real operands: on complex ones the body lowers instead.
+        record = self.calls.records.get(ctx.eqn.params["name"])
+        # A call traced by an earlier export and reused from a jit cache has no record here; named-call
+        # rules take real operands. Either way the call's body lowers instead.
+        if record is None or any(is_complex(a.dtype) for a in (*ctx.in_avals, *ctx.out_avals)):
             return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
-        record = self.calls.records[ctx.eqn.params["name"]]
         if record.kind == "function":
             ctx.lowered_by = f"onnx_function {record.target}"
             return self.lower_function_call(ctx, record, inputs)
         entry = self.registry.lookup(CALL_PREFIX + record.target)
+        if entry is None:
+            return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
         ctx.lowered_by = f"{record.target}: body inlined (vmap/grad changed its shapes)"
         recorded = ([np.shape(record.leaves[i]) for i in record.dynamic], record.out_shapes)
-        if recorded != ([tuple(a.shape) for a in ctx.in_avals], [tuple(a.shape) for a in ctx.out_avals]):
+        if recorded == ([tuple(a.shape) for a in ctx.in_avals], [tuple(a.shape) for a in ctx.out_avals]):
+            outs = self._run_call_rule(ctx, record, entry, inputs)
+        else:
             # vmap batched the call, or grad split it into primal and tangent parts, after it was
-            # recorded: its arguments (axes, ranks) or outputs no longer fit the rule.
+            # recorded: only a rule that takes a leading batch axis on the batched arguments fits.
+            outs = self._lower_vmapped_call(ctx, record, entry, inputs)
+        if outs is NotImplemented:
             return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
+        return outs
+
+    def _run_call_rule(self, ctx: LoweringContext, record: Any, entry: Any, inputs: list[ir.Value]) -> Any:
         leaves = list(record.leaves)
         for slot, value in zip(record.dynamic, inputs):
             leaves[slot] = value
@@ -244,15 +254,46 @@ class Converter:
         outs = ctx.run(lambda c, *_, **kw: entry.rule(c, **arguments), inputs, {})
         if outs is NotImplemented:
             ctx.lowered_by = f"{record.target}: body inlined (the rule declined)"
-            return self.lower_jaxpr(ctx.builder, ctx.eqn.params["jaxpr"], [], inputs)
         return outs
+
+    def _lower_vmapped_call(self, ctx: LoweringContext, record: Any, entry: Any, inputs: list[ir.Value]) -> Any:
+        """A call vmap batched: its ``batched`` arguments and all outputs gained one axis each.
+
+        The rule sees those arguments with the batch axis moved to the front and returns outputs
+        with the batch in front (an output vmap left unbatched, such as a state passed through,
+        stays as it is); anything else (batched weights, nested vmap) inlines the body.
+        """
+        if not entry.batched:
+            return NotImplemented
+        slots = jax.tree_util.tree_unflatten(record.treedef, list(range(len(record.leaves))))
+        allowed = {i for name in entry.batched for i in jax.tree_util.tree_leaves(slots.get(name))}
+        in_axes = [_added_axis(np.shape(record.leaves[i]), a.shape) for i, a in zip(record.dynamic, ctx.in_avals)]
+        out_axes = [_added_axis(r, a.shape) for r, a in zip(record.out_shapes, ctx.out_avals)]
+        batched = [slot for slot, axis in zip(record.dynamic, in_axes) if axis != -1]
+        if None in in_axes or None in out_axes or not batched or not set(batched) <= allowed:
+            return NotImplemented
+        moved = [x if axis in (-1, 0) else _move_axis(ctx, x, axis, 0, len(a.shape))
+                 for x, axis, a in zip(inputs, in_axes, ctx.in_avals)]
+        ctx.vmapped = True
+        outs = self._run_call_rule(ctx, record, entry, moved)
+        if outs is NotImplemented:
+            return outs
+        outs = [outs] if isinstance(outs, ir.Value) else list(outs)
+        for y, axis, a in zip(outs, out_axes, ctx.out_avals):
+            if y.type is None and axis > 0:
+                # Typed as it leaves the rule (batch first), since a Transpose follows.
+                y.type, y.shape = tensor_type(a.dtype, [a.shape[axis], *a.shape[:axis], *a.shape[axis + 1:]])
+        return [y if axis in (-1, 0) else _move_axis(ctx, y, 0, axis, len(a.shape))
+                for y, axis, a in zip(outs, out_axes, ctx.out_avals)]
 
     def lower_function_call(self, ctx: LoweringContext, record: Any, inputs: list[ir.Value]) -> Any:
         """Emits a call to an ONNX function built once per distinct traced body."""
         closed = ctx.eqn.params["jaxpr"]
         spec = record.function
         # Nested named calls get fresh names per trace; key the body by their targets instead.
-        body = re.sub(rf"{CALL_NAME_PREFIX}\d+", lambda m: self.calls.records[m.group(0)].target, str(closed.jaxpr))
+        records = self.calls.records
+        body = re.sub(rf"{CALL_NAME_PREFIX}\d+", lambda m: getattr(records.get(m.group(0)), "target", m.group(0)),
+                      str(closed.jaxpr))
         key = (spec.domain, spec.name, body, tuple(str(a) for a in ctx.in_avals))
         function = self.functions.get(key)
         if function is None:
@@ -275,6 +316,24 @@ class Converter:
 
 def _rule_name(entry: Any) -> str:
     return f"{entry.distribution or 'unknown'}: {entry.module}.{getattr(entry.rule, '__name__', 'rule')}"
+
+
+def _added_axis(before: Sequence[Any], after: Sequence[Any]) -> int | None:
+    """-1 if the shape is unchanged, the one axis vmap added to it, or None if that is not clear."""
+    before, after = [str(d) for d in before], [str(d) for d in after]
+    if after == before:
+        return -1
+    axes = [p for p in range(len(after)) if after[:p] + after[p + 1:] == before]
+    return axes[0] if len(axes) == 1 else None
+
+
+def _move_axis(ctx: LoweringContext, x: ir.Value, source: int, destination: int, rank: int) -> ir.Value:
+    perm = [i for i in range(rank) if i != source]
+    perm.insert(destination, source)
+    out = ctx.op.Transpose(x, perm=perm)
+    if x.shape is not None:
+        out.type, out.shape = x.type, ir.Shape([x.shape[p] for p in perm])
+    return out
 
 
 class _OpProxy:
@@ -301,6 +360,8 @@ class LoweringContext:
         self.eqn = eqn
         self.op = _OpProxy(builder)
         self.lowered_by = ""
+        # True while a named call's rule runs on arguments that vmap gave a leading batch axis.
+        self.vmapped = False
 
     @property
     def opset(self) -> int:

@@ -94,9 +94,10 @@ class MergeTransposesPass(ir.passes.InPlacePass):
                     continue  # a graph input or output cannot also take this output's name
                 if out.is_graph_output():
                     source.type, source.shape = out.type, out.shape  # a graph output must be typed
-                    graph.outputs[graph.outputs.index(out)] = _rename(out, source)
-                ir.convenience.replace_all_uses_with(out, source)
+                ir.convenience.replace_all_uses_with(out, source, replace_graph_outputs=True)
                 graph.remove(node, safe=True)
+                if source.is_graph_output():
+                    _rename(out, source)  # the output keeps its name
             else:
                 node.replace_input_with(0, source)
                 node.attributes["perm"] = ir.AttrInt64s("perm", perm)

@@ -71,6 +71,7 @@ class Lowering:
     bind: Callable | None = None
     when: Callable[..., bool] | None = None
     body: Callable | None = None
+    batched: tuple[str, ...] = ()
     module: str = ""
     distribution: str = ""
 
@@ -145,6 +146,7 @@ def call_lowering(
     testcases: Sequence[Testcase] = (),
     when: Callable[..., bool] | None = None,
     body: Callable | None = None,
+    batched: Sequence[str] = (),
 ) -> Callable[[Callable], Callable]:
     """Registers ``rule(ctx, **arguments)`` for a named high-level call such as ``jax.nn.gelu``.
 
@@ -154,12 +156,14 @@ def call_lowering(
     outputs, or ``NotImplemented`` to inline the call's body instead. ``when(*args, **kwargs)``
     decides per call whether to wrap at all (for instance only in eval mode). ``body(original, *args,
     **kwargs)`` is traced in the original's place (for instance to accept a flag that ``input_params``
-    turned into a traced boolean where the original branches on it in Python).
+    turned into a traced boolean where the original branches on it in Python). ``batched`` names the
+    arguments that may carry one extra leading axis when ``vmap`` batched the call after it was traced
+    (per-example modules, as in Equinox): the rule then sees them, and returns its outputs, batch first.
     """
 
     def decorate(rule: Callable) -> Callable:
         _add(Lowering(CALL_PREFIX + path, rule, component or path, tuple(onnx), since, doc,
-                      tuple(testcases), when=when, body=body, module=rule.__module__))
+                      tuple(testcases), when=when, body=body, batched=tuple(batched), module=rule.__module__))
         return rule
 
     return decorate

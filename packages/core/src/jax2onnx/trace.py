@@ -37,12 +37,16 @@ class CallRecord:
     function: Any = None  # an onnx_function's FunctionSpec (name, domain)
 
 
+# Names are unique in the process: a jit cache (jax.jit, eqx.filter_jit) may hand a later export the
+# jaxpr an earlier one traced, whose named calls then must not be mistaken for this export's.
+_call_ids = itertools.count()
+
+
 class CallTable:
     """Side table from the unique name given to a wrapped call to its CallRecord."""
 
     def __init__(self) -> None:
         self.records: dict[str, CallRecord] = {}
-        self._ids = itertools.count()
         self.registry: Any = None
 
     def entry(self, path: str) -> Any:
@@ -53,7 +57,7 @@ class CallTable:
             return None
 
     def add(self, record: CallRecord) -> str:
-        name = f"{CALL_NAME_PREFIX}{next(self._ids)}"
+        name = f"{CALL_NAME_PREFIX}{next(_call_ids)}"
         self.records[name] = record
         return name
 
@@ -156,6 +160,7 @@ def _release() -> None:
 
 
 def _install_missing(registry: Any) -> None:
+    installed = len(_installed)
     for path in registry.call_targets():
         found = _resolve(path)
         if found is None or (id(found[0]), found[1]) in _installed:
@@ -170,6 +175,9 @@ def _install_missing(registry: Any) -> None:
         raw = inspect.getattr_static(owner, attr)
         _installed[(id(owner), attr)] = (owner, attr, raw)
         setattr(owner, attr, _wrap(path, original, isinstance(raw, staticmethod)))
+    if len(_installed) > installed:
+        # A jit cache (jax.jit, eqx.filter_jit) would hand back jaxprs traced before the wrapping.
+        jax.clear_caches()
 
 
 def _wrap(path: str, original: Callable, static: bool) -> Callable:
@@ -295,6 +303,9 @@ def parameter_names(fn: Any) -> dict[int, str]:
     target = getattr(fn, "__self__", None) if inspect.ismethod(fn) else fn
     if target is not None and not inspect.isfunction(target):
         roots.append(("", target))
+    wrapped = getattr(fn, "__wrapped__", None)  # jax.vmap(model), functools.wraps around a model
+    if wrapped is not None and not inspect.isfunction(wrapped):
+        roots.append(("", wrapped))
     for func in (fn, getattr(fn, "func", None)):
         for cell in getattr(func, "__closure__", None) or ():
             try:

@@ -1,0 +1,56 @@
+"""Helpers shared by the Equinox rules: node naming after the module path, dtype casts, batch handling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+import onnx_ir as ir
+
+from jax2onnx.plugin import Testcase
+
+KEY = jax.random.PRNGKey(0)
+
+
+def in_module(ctx: Any, weight: ir.Value | None, depth: int = 1) -> None:
+    """Names the rule's nodes after the module's path, read off a weight's name (``layers.0.weight``)."""
+    if weight is None or weight.const_value is None or weight.name.count(".") < depth:
+        return
+    path = weight.name.rsplit(".", depth)[0]
+    builder = ctx.builder
+    builder.scope = f"{builder.scope}/{path}" if builder.scope else path
+    builder.node_metadata = {**builder.node_metadata, "jax2onnx.module": path}
+
+
+def cast_all(ctx: Any, dtype: Any, *values: ir.Value | None) -> list[ir.Value | None]:
+    """Casts every present value to ``dtype`` (a cast weight folds into a new initializer)."""
+    type_ = ir.TensorType(ir.DataType.from_numpy(np.dtype(dtype)))
+    out = []
+    for v in values:
+        if v is not None:
+            v = ctx.cast(v, dtype)
+            if v.type is None:
+                v.type = type_
+        out.append(v)
+    return out
+
+
+def with_batch(ctx: Any, x: ir.Value, apply: Any) -> ir.Value:
+    """Applies ``apply`` (which wants a leading batch axis, as ONNX's N) to ``x``, adding one per example."""
+    if ctx.vmapped:
+        return apply(x)
+    axis = ctx.const(np.array([0], np.int64))
+    return ctx.op.Squeeze(apply(ctx.op.Unsqueeze(x, axis)), axis)
+
+
+def both_ways(name: str, factory: Any, example: tuple, dtypes: Any = None, **options: Any) -> list[Testcase]:
+    """A direct per-example call (no batch) and ``jax.vmap(model)`` over a symbolic batch ``B``."""
+    plain = {k[len("plain_"):]: v for k, v in options.items() if k.startswith("plain_")}
+    vmapped = {k[len("vmap_"):]: v for k, v in options.items() if k.startswith("vmap_")}
+    shared = {k: v for k, v in options.items() if not k.startswith(("plain_", "vmap_"))}
+    return [
+        Testcase(name, factory=factory, inputs=[example], input_dtypes=dtypes, **shared, **plain),
+        Testcase(f"{name}_vmapped", factory=lambda: jax.vmap(factory()), inputs=[("B", *example)],
+                 input_dtypes=dtypes, **shared, **vmapped),
+    ]
