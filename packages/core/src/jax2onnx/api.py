@@ -19,7 +19,7 @@ from .lower import Converter
 from .registry import get_registry
 from .trace import CallTable, input_tree, make_specs, trace
 
-MIN_OPSET, MAX_OPSET = 18, 26
+MIN_OPSET, MAX_OPSET = 13, 26
 EXTERNAL_DATA_THRESHOLD = 1 << 30
 
 

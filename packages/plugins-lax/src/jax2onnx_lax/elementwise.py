@@ -39,6 +39,9 @@ KERNELS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(["BitwiseNot", "BitwiseAnd", "BitwiseOr", "BitwiseXor"], INT),
     "BitShift": ("uint8", "uint32", "uint64"),
 }
+# Opset 13's Add, Sub, Mul and Div take no 8- or 16-bit integers (opset 14 added them); bit
+# tricks on BitShift's unsigned values do arithmetic too, so they widen with them.
+SMALL_INTS_FROM_14 = {"Add", "Sub", "Mul", "Div", "BitShift"}
 PREDICATES = {"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "IsNaN", "IsInf"}
 # Exact round trips; uint64 -> int64 keeps the bits, which is all Where needs.
 WIDER = {"float16": "float32", "bfloat16": "float32", "bool": "uint8", "int8": "int32", "int16": "int32",
@@ -51,6 +54,8 @@ def _name(dtype) -> str:
 
 def _kernel_dtype(ctx, op_type: str, dtype) -> str:
     kernels = KERNELS.get(op_type, FLOAT)
+    if ctx.opset < 14 and op_type in SMALL_INTS_FROM_14:
+        kernels = tuple(d for d in kernels if d not in ("int8", "int16", "uint8", "uint16"))
 
     def widen(name):
         while name not in kernels and name in WIDER:
@@ -317,7 +322,7 @@ for _prim, (_onnx, _double, _values) in UNARY.items():
 def lower_neg(ctx, x):
     dtype = ctx.in_avals[0].dtype
     if _name(dtype) in UINT:  # wraps modulo 2**bits like JAX; ONNX Neg is signed only
-        return ctx.op.Sub(_c(ctx, 0, dtype), x)
+        return _op(ctx, "Sub", _c(ctx, 0, dtype), x, dtype=dtype)
     return _op(ctx, "Neg", x, dtype=dtype)
 
 
