@@ -25,7 +25,7 @@ from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog
 from .registry import get_registry
 from .trace import CallTable, in_mode, input_tree, is_shape_spec, make_specs, trace
 
-MIN_OPSET, MAX_OPSET = 18, 26
+MIN_OPSET, MAX_OPSET = 13, 26
 EXTERNAL_DATA_THRESHOLD = 1 << 30
 PROTOBUF_LIMIT = 1 << 31
 EXPORT_MODES = ("standard", "web")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
-from . import _compat
+from . import _compat, legacy
 from .errors import InputSpecError, UnsupportedDtypeError
 
 
@@ -130,7 +130,12 @@ class GraphBuilder:
     def op(self, op_type: str, inputs: Sequence[ir.Value | None], attributes: dict | None = None,
            *, domain: str = "", num_outputs: int = 1, name: str | None = None,
            version: int | None = None) -> ir.Value | tuple[ir.Value, ...]:
-        attrs = ir.convenience.convert_attributes({k: v for k, v in (attributes or {}).items() if v is not None})
+        attributes = {k: v for k, v in (attributes or {}).items() if v is not None}
+        if not domain:
+            older = legacy.emit_older(self, op_type, list(inputs), attributes, num_outputs)
+            if older is not None:
+                return older
+        attrs = ir.convenience.convert_attributes(attributes)
         node = ir.Node(domain, op_type, list(inputs), attrs, num_outputs=num_outputs,
                        name=self.namer.fresh(f"{self.scope}/{name or op_type}" if self.scope else name or op_type),
                        version=version,

@@ -47,6 +47,16 @@ class LoweringError(Jax2OnnxError):
     """A lowering rule failed or rejected its parameters."""
 
 
+class OpsetError(LoweringError):
+    """The function needs an ONNX op (or an op's form) newer than the opset the model targets."""
+
+    def __init__(self, what: str, needed: int, opset: int, where: str):
+        self.what, self.needed, self.opset = what, needed, opset
+        super().__init__(
+            f"{where}: {what} needs opset {needed}, the model targets opset {opset} and no older form "
+            f"computes the same. Export with opset={needed} or higher.")
+
+
 class PluginLoadError(Jax2OnnxError):
     """A plugin package or one of its modules could not be imported."""
 

@@ -55,18 +55,27 @@ def dtype_name(dtype: Any) -> str:
     return np.dtype(dtype).name
 
 
-def has_kernel(op_type: str, dtype: Any) -> bool:
-    return dtype_name(dtype) in KERNELS.get(op_type, FLOAT)
+# Opset 13's Add, Sub, Mul and Div take no 8- or 16-bit integers (opset 14 added them); bit
+# tricks on BitShift's unsigned values do arithmetic too, so they widen with them.
+SMALL_INTS_FROM_14 = {"Add", "Sub", "Mul", "Div", "BitShift"}
 
 
-def kernel_dtype(op_type: str, dtype: Any) -> str | None:
+def has_kernel(op_type: str, dtype: Any, opset: int | None = None) -> bool:
+    name = dtype_name(dtype)
+    if opset is not None and opset < 14 and op_type in SMALL_INTS_FROM_14 and name in ("int8", "int16", "uint8",
+                                                                                      "uint16"):
+        return False
+    return name in KERNELS.get(op_type, FLOAT)
+
+
+def kernel_dtype(op_type: str, dtype: Any, opset: int | None = None) -> str | None:
     """``dtype``'s name if ORT runs ``op_type`` on it, else the nearest wider dtype that it runs; None if none."""
     name = dtype_name(dtype)
-    while not has_kernel(op_type, name) and name in WIDER:
+    while not has_kernel(op_type, name, opset) and name in WIDER:
         name = WIDER[name]
-    return name if has_kernel(op_type, name) else None
+    return name if has_kernel(op_type, name, opset) else None
 
 
-def supported_dtypes(op_type: str) -> list[str]:
+def supported_dtypes(op_type: str, opset: int | None = None) -> list[str]:
     """The dtypes ``op_type`` can be computed for, directly or in a wider dtype."""
-    return [d for d in ALL_DTYPES if kernel_dtype(op_type, d) is not None]
+    return [d for d in ALL_DTYPES if kernel_dtype(op_type, d, opset) is not None]

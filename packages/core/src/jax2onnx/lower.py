@@ -413,9 +413,9 @@ class LoweringContext:
         ``data`` are the positions of the inputs of ``dtype`` (default: all); ``back`` the outputs
         cast back to ``dtype``; ``kernel_key`` looks up another row of the table (``ScatterND:add``).
         """
-        kernel = kernels.kernel_dtype(kernel_key or op_type, dtype)
+        kernel = kernels.kernel_dtype(kernel_key or op_type, dtype, self.opset)
         if kernel is None:
-            raise self.unsupported_dtype(dtype, ", ".join(kernels.supported_dtypes(kernel_key or op_type)))
+            raise self.unsupported_dtype(dtype, ", ".join(kernels.supported_dtypes(kernel_key or op_type, self.opset)))
         name = np.dtype(dtype).name
         if kernel != name:
             positions = range(len(inputs)) if data is None else data

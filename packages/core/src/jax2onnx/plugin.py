@@ -29,6 +29,8 @@ class Testcase:
     when the test runs (models are built lazily so that reading metadata stays cheap).
     ``x64``: True runs the case in float32 and float64 mode, False in float32 mode only,
     "only" in float64 mode only (for int64/uint64/float64 inputs, which JAX has only there).
+    ``min_opset`` is the lowest opset the case can export at, with ``min_opset_reason`` saying why
+    (an ONNX op or form the older opsets lack, with no older form computing the same).
     """
 
     name: str
@@ -42,11 +44,17 @@ class Testcase:
     atol: float | None = None
     x64: bool | str = True
     opsets: Sequence[int] | None = None
+    min_opset: int | None = None
+    min_opset_reason: str | None = None
     expect_ops: Sequence[str] | None = None
     forbid_ops: Sequence[str] = ("Identity",)
     check_model: Callable[[Any], None] | None = None
     dim_sizes: Sequence[int] = (2, 5)
     skip: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_opset is not None and not self.min_opset_reason:
+            raise ValueError(f"testcase {self.name!r}: min_opset needs a min_opset_reason")
 
     def build(self) -> Callable:
         if self.factory is not None:

@@ -30,6 +30,9 @@ coverage(
     since="0.1.0",
     testcases=[Testcase("example_mlp", factory=make_mlp, inputs=[("B", 30)], x64=False,
                         opsets=(23,), expect_ops=["Gemm", "BatchNormalization", "Gelu", "Gemm"]),
-               Testcase("example_mlp_opset18", factory=make_mlp, inputs=[("B", 30)], x64=False, opsets=(18,))],
+               Testcase("example_mlp_opset18", factory=make_mlp, inputs=[("B", 30)], x64=False, opsets=(18,)),
+               # Deployment targets (TensorRT, OpenVINO, older runtimes): Gelu decomposes below opset 20.
+               Testcase("example_mlp_old_opsets", factory=make_mlp, inputs=[("B", 30)], x64=False, opsets=(17, 16, 13),
+                        forbid_ops=("Identity", "Gelu"))],
     module=__name__,
 )

@@ -1,6 +1,7 @@
 """A pre-norm transformer encoder block: multi-head self-attention and an MLP, with LayerNorm."""
 
 from flax import nnx
+from onnx import ModelProto
 
 from jax2onnx.plugin import Testcase, coverage
 
@@ -18,6 +19,13 @@ class EncoderBlock(nnx.Module):
         return x + self.mlp_out(nnx.gelu(self.mlp_in(self.norm2(x))))
 
 
+def _layernorm_native_from_17(model: ModelProto) -> None:
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    if ops.count("LayerNormalization") != (2 if opset >= 17 else 0):
+        raise AssertionError(f"opset {opset}: LayerNormalization should be native from opset 17: {ops}")
+
+
 coverage(
     "examples.transformer_block",
     via=["flax.nnx.MultiHeadAttention", "flax.nnx.LayerNorm", "flax.nnx.Linear", "flax.nnx.gelu"],
@@ -26,6 +34,10 @@ coverage(
     # Attention sums over the sequence and the head dims in another order in ONNX Runtime.
     testcases=[Testcase("example_transformer_block",
                         factory=lambda: EncoderBlock(32, 4, 64, rngs=nnx.Rngs(0)),
-                        inputs=[("B", 10, 32)], x64=False, rtol=1e-4, atol=1e-5)],
+                        inputs=[("B", 10, 32)], x64=False, rtol=1e-4, atol=1e-5),
+               Testcase("example_transformer_block_old_opsets",
+                        factory=lambda: EncoderBlock(32, 4, 64, rngs=nnx.Rngs(0)),
+                        inputs=[("B", 10, 32)], x64=False, rtol=1e-4, atol=1e-5, opsets=(17, 16, 13),
+                        check_model=_layernorm_native_from_17)],
     module=__name__,
 )

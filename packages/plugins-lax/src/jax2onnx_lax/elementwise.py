@@ -26,9 +26,9 @@ def _name(dtype) -> str:
 
 
 def _kernel_dtype(ctx, op_type: str, dtype) -> str:
-    kernel = kernels.kernel_dtype(op_type, dtype)
+    kernel = kernels.kernel_dtype(op_type, dtype, ctx.opset)
     if kernel is None:
-        raise ctx.unsupported_dtype(dtype, ", ".join(kernels.supported_dtypes(op_type)))
+        raise ctx.unsupported_dtype(dtype, ", ".join(kernels.supported_dtypes(op_type, ctx.opset)))
     return kernel
 
 
@@ -282,7 +282,7 @@ for _prim, (_onnx, _double, _values) in UNARY.items():
 def lower_neg(ctx, x):
     dtype = ctx.in_avals[0].dtype
     if _name(dtype) in UINT:  # wraps modulo 2**bits like JAX; ONNX Neg is signed only
-        return ctx.op.Sub(_c(ctx, 0, dtype), x)
+        return _op(ctx, "Sub", _c(ctx, 0, dtype), x, dtype=dtype)
     return _op(ctx, "Neg", x, dtype=dtype)
 
 

@@ -25,6 +25,7 @@ lax, jnp = jax.lax, jax.numpy
 FILL_OR_DROP, CLIP = lax.GatherScatterMode.FILL_OR_DROP, lax.GatherScatterMode.CLIP
 SCATTER_REDUCTIONS = {"scatter": "none", "scatter-add": "add", "scatter-sub": "add", "scatter-mul": "mul",
                       "scatter-min": "min", "scatter-max": "max"}
+REDUCTION_OPSET = {"add": 16, "mul": 16, "min": 18, "max": 18}  # the opset that added each reduction
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,6 +257,11 @@ def _row_permutations(rng, shapes):
 
 def _case(name: str, fn, **options) -> Testcase:
     """A testcase calling ``fn`` on JAX arrays (the kit passes NumPy arrays, whose indexing differs)."""
+    reduction = SCATTER_REDUCTIONS.get("-".join(name.split("_")[:2]), "none")
+    if reduction != "none":
+        options.setdefault("min_opset", REDUCTION_OPSET[reduction])
+        options.setdefault("min_opset_reason", f"ScatterND/ScatterElements reduction='{reduction}'; no older op "
+                                               "combines updates to the same index")
     return Testcase(name, fn=lambda *args: fn(*map(jnp.asarray, args)), **options)
 
 

@@ -64,7 +64,7 @@ def _alpha(v) -> dict | None:
 
 # jax.nn function -> (ONNX op, first opset, dtypes, attributes from the call's arguments or None).
 ACTIVATIONS = {
-    "relu": ("Relu", 14, FLOATS, lambda a: {}),
+    "relu": ("Relu", 13, FLOATS, lambda a: {}),
     "softplus": ("Softplus", 1, F32, lambda a: {}),
     "soft_sign": ("Softsign", 1, F32, lambda a: {}),
     "elu": ("Elu", 6, F32, lambda a: _alpha(a["alpha"])),
@@ -175,12 +175,12 @@ for _name, _op in {"softmax": "Softmax", "log_softmax": "LogSoftmax"}.items():
 
 @call_lowering("jax.nn.glu", onnx=["Split", "Sigmoid", "Mul"], since="0.1.0", doc=NN_DOC.format("glu"),
                testcases=[Testcase("nn_glu", fn=lambda x: jax.nn.glu(x), inputs=[("B", 8)],
-                                   check_model=_native("Split", 18, FLOATS)),
+                                   check_model=_native("Split", 13, FLOATS)),
                           Testcase("nn_glu_axis0", fn=lambda x: jax.nn.glu(x, axis=0), inputs=[(6, "B")],
-                                   check_model=_native("Split", 18, FLOATS))])
+                                   check_model=_native("Split", 13, FLOATS))])
 def lower_glu(ctx, x, axis=-1):
     axis = _axis(axis, len(x.shape)) if isinstance(x, ir.Value) else None
-    if ctx.opset < 18 or axis is None or _dtype(x) not in FLOATS:
+    if axis is None or _dtype(x) not in FLOATS:
         return NotImplemented
     gated, gate = ctx.op.Split(x, axis=axis, num_outputs=2, _outputs=2)
     return ctx.op.Mul(gated, ctx.op.Sigmoid(gate))

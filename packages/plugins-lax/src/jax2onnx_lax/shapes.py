@@ -36,8 +36,9 @@ def ints(ctx, values: Sequence[int]) -> ir.Value:
 def reshape(ctx, x: ir.Value, sizes: Sequence[Any]) -> ir.Value:
     """A Reshape; a single symbolic size becomes -1 so no shape arithmetic is needed."""
     symbolic = [i for i, d in enumerate(sizes) if not is_static(d)]
-    if 0 in sizes:  # a literal 0 in Reshape's shape means "keep this dim" unless allowzero is set
-        return ctx.op.Reshape(x, ctx.shape_tensor(sizes), allowzero=1)
+    if 0 in sizes:  # no elements: a [1, .., -1, .., 1] view broadcasts to the shape (Reshape's 0 copies a dim)
+        view = [-1 if i == sizes.index(0) else 1 for i in range(len(sizes))]
+        return ctx.op.Expand(ctx.op.Reshape(x, ints(ctx, view)), ctx.shape_tensor(sizes))
     if len(symbolic) == 1:
         return ctx.op.Reshape(x, ints(ctx, [-1 if i in symbolic else d for i, d in enumerate(sizes)]))
     return ctx.op.Reshape(x, ctx.shape_tensor(sizes))

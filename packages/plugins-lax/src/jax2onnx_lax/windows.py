@@ -276,7 +276,8 @@ WINDOWS = {
                  inputs=[("B", 9)]),
         Testcase("reduce_window_max_leading_axis",
                  fn=lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (3, 1), (2, 1), "VALID"), inputs=[("B", 3)],
-                 dim_sizes=(3, 6), forbid_ops=("Identity", "Slice")),
+                 dim_sizes=(3, 6), forbid_ops=("Identity", "Slice"), min_opset=15,
+                 min_opset_reason="asserts no Slice: below opset 15 reading a dim takes Shape and Slice"),
         Testcase("reduce_window_max_int32_padded",
                  fn=lambda x: lax.reduce_window(x, jnp.iinfo(jnp.int32).min, lax.max, (2, 3), (1, 1), "SAME"),
                  inputs=[("B", 5)], input_dtypes=[np.int32]),
@@ -367,20 +368,25 @@ def _max_pool_argmax(ctx, operand, select_prim, window, strides, padding, dilati
     return layout, x, index
 
 
+SCATTER_ADD = "ScatterElements reduction='add'; no older op combines updates to the same index"
+
+
 @lowering("select_and_scatter_add", component="jax.lax.select_and_scatter_add", onnx=["MaxPool", "ScatterElements"],
           since="0.1.0", doc=LAX_DOC.format("reduce_window"),
           testcases=[
               Testcase("reduce_window_max_grad", fn=lambda x: jax.grad(lambda y: jnp.sum(_pool2x2(y, -jnp.inf, lax.max)
                                                                                          ** 2))(x),
-                       inputs=[("B", 4, 6, 3)]),
+                       inputs=[("B", 4, 6, 3)], min_opset=16, min_opset_reason=SCATTER_ADD),
               Testcase("reduce_window_max_grad_overlapping",
                        fn=lambda x: jax.grad(lambda y: jnp.sum(jnp.sin(lax.reduce_window(
                            y, -jnp.inf, lax.max, (3, 2), (1, 1), "SAME"))))(x),
-                       inputs=[("B", 5)], input_values=_ties_f),
+                       inputs=[("B", 5)], input_values=_ties_f, min_opset=16, min_opset_reason=SCATTER_ADD),
               Testcase("reduce_window_min_grad", fn=lambda x: jax.grad(lambda y: jnp.sum(jnp.cos(lax.reduce_window(
-                  y, jnp.inf, lax.min, (1, 3), (1, 2), "VALID"))))(x), inputs=[("B", 7)]),
+                  y, jnp.inf, lax.min, (1, 3), (1, 2), "VALID"))))(x), inputs=[("B", 7)],
+                  min_opset=16, min_opset_reason=SCATTER_ADD),
               Testcase("reduce_window_max_grad_float16", fn=lambda x: jax.grad(lambda y: jnp.sum(lax.reduce_window(
-                  y, -jnp.inf, lax.max, (1, 2), (1, 2), "VALID")))(x), inputs=[("B", 6)], input_dtypes=[np.float16]),
+                  y, -jnp.inf, lax.max, (1, 2), (1, 2), "VALID")))(x), inputs=[("B", 6)], input_dtypes=[np.float16],
+                  min_opset=16, min_opset_reason=SCATTER_ADD),
           ])
 def lower_select_and_scatter_add(ctx, source, operand, *, select_prim, window_dimensions, window_strides, padding):
     layout, x, index = _max_pool_argmax(ctx, operand, select_prim, window_dimensions, window_strides, padding,

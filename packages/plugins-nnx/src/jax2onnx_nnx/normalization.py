@@ -155,7 +155,7 @@ def _last_axis_norm(self, x) -> int | None:
                ])
 def lower_layernorm(ctx, self, x, mask=None):
     axis = _last_axis_norm(self, x)
-    if not _native(ctx) or not _is_plain(self, mask) or axis is None:
+    if ctx.opset < 17 or not _native(ctx) or not _is_plain(self, mask) or axis is None:
         return NotImplemented
     in_module(ctx, _first_weight(self))
     dtype = ctx.out_avals[0].dtype

@@ -11,6 +11,6 @@ A plugin package's tests use it as the project's own do::
 
 from __future__ import annotations
 
-from .kit import Case, case_params, collect_cases, run_case
+from .kit import Case, case_params, collect_cases, opset_floors, run_case
 
-__all__ = ["Case", "case_params", "collect_cases", "run_case"]
+__all__ = ["Case", "case_params", "collect_cases", "opset_floors", "run_case"]

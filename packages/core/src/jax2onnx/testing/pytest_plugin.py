@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .kit import Case
+from .kit import MIN_OPSET, Case, opset_floors
 
 _results: dict[str, str] = {}
 _lowerings: set[str] = set()
@@ -43,6 +43,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: Any) -> None:
     passed = sum(1 for v in _results.values() if v == "passed")
     terminalreporter.write_line(
         f"jax2onnx: {len(_lowerings)} lowerings, {len(_results)} testcases, {passed} passed")
+    floors = opset_floors()
+    if floors:
+        terminalreporter.write_line(f"jax2onnx: {len(floors)} testcases need an opset above {MIN_OPSET}:")
+        for name, opset, reason in floors:
+            terminalreporter.write_line(f"  {name}: opset {opset} ({reason})")
     path = config.getoption("--jax2onnx-report")
     if path:
         with open(path, "w") as fh:
