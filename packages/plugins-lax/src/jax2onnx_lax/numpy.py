@@ -47,6 +47,10 @@ for _name, _upper in {"tril": False, "triu": True}.items():
     ])(_trilu(_upper))
 
 
+# jnp.unique/argwhere/nonzero with a size place their results with a scatter-add.
+SCATTER_ADD = dict(min_opset=16, min_opset_reason="ScatterElements reduction='add' places the results")
+
+
 def _case(name: str, fn, inputs, **options) -> Testcase:
     return Testcase(f"jnp_{name}", fn=fn, inputs=inputs, **options)
 
@@ -186,7 +190,7 @@ ROWS = {
     ]),
     "unique": (["sort", "ne", "cumsum", "scatter", "gather"], ["TopK", "CumSum", "ScatterND", "Gather"], [
         _case("unique_size", lambda x: jnp.unique(x, size=6, fill_value=0), [(8,)], input_dtypes=[np.int32],
-              input_values=_int_values),
+              input_values=_int_values, **SCATTER_ADD),
     ]),
     "linspace": (["iota", "convert_element_type", "mul", "add"], ["Div", "Sub", "Mul", "Add"], [
         _case("linspace", lambda x: x + jnp.linspace(0.0, 1.0, 4), [("B", 4)]),
@@ -295,10 +299,10 @@ ROWS = {
         _case("kron", lambda x, y: jnp.kron(x, y), [("B", 2), (2, 3)]),
     ]),
     "argwhere": (["cumsum", "scatter-add", "select_n"], ["CumSum", "ScatterElements", "Where"], [
-        _case("argwhere_size", lambda x: jnp.argwhere(x > 0, size=4, fill_value=-1), [("B", 3)]),
+        _case("argwhere_size", lambda x: jnp.argwhere(x > 0, size=4, fill_value=-1), [("B", 3)], **SCATTER_ADD),
     ]),
     "nonzero": (["cumsum", "scatter-add", "select_n"], ["CumSum", "ScatterElements", "Where"], [
-        _case("nonzero_size", lambda x: jnp.nonzero(x > 0, size=3), [(2, "B")]),
+        _case("nonzero_size", lambda x: jnp.nonzero(x > 0, size=3), [(2, "B")], **SCATTER_ADD),
     ]),
 }
 
