@@ -9,20 +9,7 @@ import pytest
 from flax import nnx
 
 from jax2onnx import ExportOptionError, to_onnx
-
-
-class MLP(nnx.Module):
-    """The quickstart's model, verbatim."""
-
-    def __init__(self, din, dmid, dout, *, rngs):
-        self.linear1 = nnx.Linear(din, dmid, rngs=rngs)
-        self.dropout = nnx.Dropout(rate=0.1, rngs=rngs)
-        self.bn = nnx.BatchNorm(dmid, rngs=rngs)
-        self.linear2 = nnx.Linear(dmid, dout, rngs=rngs)
-
-    def __call__(self, x):
-        x = nnx.gelu(self.dropout(self.bn(self.linear1(x))))
-        return self.linear2(x)
+from jax2onnx_examples.mlp import MLP  # the quickstart's model, verbatim
 
 
 def _session(model):
