@@ -19,9 +19,9 @@ import onnx_ir as ir
 
 from . import _compat, modes, passes
 from .builder import GraphBuilder, Namer, from_physical, onnx_dtype, tensor_type, to_physical
-from .errors import ExportOptionError, Jax2OnnxError
+from .errors import ExportOptionError, Jax2OnnxError, UnsupportedPrimitiveError
 from .layout import NCHW_TO_NHWC, NHWC_TO_NCHW, Layout
-from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog
+from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog, missing_primitives
 from .registry import get_registry
 from .trace import CallTable, in_mode, input_tree, is_shape_spec, make_specs, trace
 
@@ -162,7 +162,12 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
     recorder = PrimitiveLog() if record_file is not None else None
     converter = Converter(registry, opset, double, calls, namer, options=options, recorder=recorder)
     traced_inputs = [_as_traced(builder, value, aval) for value, aval in zip(inner_inputs, jaxpr.in_avals)]
-    outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, traced_inputs)
+    try:
+        outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, traced_inputs)
+    except UnsupportedPrimitiveError as exc:  # name every missing primitive, not just the first met
+        missing = missing_primitives(registry, jaxpr) or exc.missing
+        missing.setdefault(exc.primitive, [exc.source])
+        raise UnsupportedPrimitiveError(exc.primitive, exc.source, exc.searched, missing) from None
     if recorder is not None:
         recorder.write(record_file)
 

@@ -24,19 +24,33 @@ class OutputSpecError(TraceError):
 
 
 class UnsupportedPrimitiveError(Jax2OnnxError):
-    """No installed plugin lowers a JAX primitive (or a named call) used by the function."""
+    """No installed plugin lowers a JAX primitive (or a named call) used by the function.
 
-    def __init__(self, primitive: str, source: str, searched: list[str]):
+    ``missing`` maps every primitive of the function without a lowering (not just the first met)
+    to the user's lines that use it.
+    """
+
+    def __init__(self, primitive: str, source: str, searched: list[str],
+                 missing: dict[str, list[str]] | None = None):
         self.primitive = primitive
         self.source = source
         self.searched = searched
+        self.missing = dict(missing or {primitive: [source]})
         packages = ", ".join(searched) if searched else "none installed"
-        super().__init__(
-            f"No lowering for JAX primitive '{primitive}' (used at {source}).\n"
-            f"Plugin packages searched: {packages}.\n"
-            "Install a plugin package that lowers it, or write one: see the plugin guide "
-            "(a distribution registering the 'jax2onnx.plugins' entry-point group)."
-        )
+        lines = [f"No lowering for JAX primitive '{primitive}' (used at {source})."]
+        if set(self.missing) != {primitive} or len(self.missing[primitive]) > 1:
+            lines.append(f"Every primitive of the function without a lowering ({len(self.missing)}):")
+            for name, uses in sorted(self.missing.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+                shown = ", ".join(dict.fromkeys(uses[:3]))
+                more = f", and {len(uses) - 3} more" if len(uses) > 3 else ""
+                lines.append(f"  {name} x{len(uses)} (at {shown}{more})")
+        lines.append(f"Plugin packages searched: {packages}.")
+        if not any(name.startswith("jax2onnx-plugins-lax") for name in searched):
+            lines.append("jax.numpy and jax.lax primitives are lowered by 'jax2onnx-plugins-lax': "
+                         "pip install jax2onnx-plugins-lax.")
+        lines.append("Install a plugin package that lowers it, or write one: see the plugin guide "
+                     "(a distribution registering the 'jax2onnx.plugins' entry-point group).")
+        super().__init__("\n".join(lines))
 
 
 class UnsupportedDtypeError(Jax2OnnxError):

@@ -117,6 +117,32 @@ def _param_text(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def missing_primitives(registry: Any, jaxpr: Any) -> dict[str, list[str]]:
+    """Every primitive in ``jaxpr`` and the jaxprs inside it that no installed plugin lowers,
+    with the user's lines that use it (for an error that lists them all at once)."""
+    found: dict[str, list[str]] = {}
+    handled = set(INLINED_CALLS) | set(_compat.EXPANDED_CALLS) | COMPLEX_PARTWISE | COMPLEX_AGNOSTIC
+
+    def walk(j: Any) -> None:
+        for eqn in (j.jaxpr if isinstance(j, _compat.ClosedJaxpr) else j).eqns:
+            name = eqn.primitive.name
+            named_call = name in ("jit", "pjit") and str(eqn.params.get("name", "")).startswith(CALL_NAME_PREFIX)
+            if name not in handled and not named_call and _lookup(registry, name) is None:
+                found.setdefault(name, []).append(_compat.source_line(eqn) or "<unknown source>")
+            for sub in _compat.sub_jaxprs(eqn.params):
+                walk(sub)
+
+    walk(jaxpr)
+    return found
+
+
+def _lookup(registry: Any, name: str) -> Any:
+    try:
+        return registry.lookup(name)
+    except Jax2OnnxError:  # a broken plugin module is reported by the lowering itself
+        return True
+
+
 class Converter:
     """Lowers jaxprs into graph builders; one per export."""
 
