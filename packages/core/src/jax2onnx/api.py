@@ -53,6 +53,7 @@ def to_onnx(
     export_mode: str = "standard",
     normalization_mode: str = "auto",
     record_primitive_calls_file: str | os.PathLike | None = None,
+    source_metadata: bool = True,
 ) -> Any:
     """Exports ``fn`` called on ``inputs`` to ONNX.
 
@@ -83,6 +84,9 @@ def to_onnx(
     (LayerNormalization, RMSNormalization, GroupNormalization) where the opset has them;
     "force_decomposed" emits their elementwise decomposition. ``record_primitive_calls_file``
     writes a log of every primitive the export lowered (nesting, params, shapes, rule).
+    ``source_metadata``: each node's ``metadata_props`` name the JAX primitive, the plugin rule
+    that lowered it and the user's ``file:line`` (relative to the working directory or import
+    root, so models stay byte-identical across machines); False leaves them out.
     """
     if not callable(fn):
         raise ExportOptionError(f"fn must be callable (a function or a module): got {type(fn).__name__} {fn!r:.60}")
@@ -90,7 +94,7 @@ def to_onnx(
     modes.check(training)
     if random_keys not in ("input", "constant"):
         raise ExportOptionError(f"random_keys={random_keys!r}: use 'input' or 'constant'")
-    options = _export_options(export_mode, normalization_mode, external_data)
+    options = _export_options(export_mode, normalization_mode, external_data, source_metadata)
     try:
         model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
                         input_names, output_names, input_dtypes, ir_version, training, random_keys,
@@ -126,7 +130,8 @@ def _check_options(opset: int, return_mode: str, output_path: Any) -> None:
                 "writable. Create it or choose another output_path.")
 
 
-def _export_options(export_mode: str, normalization_mode: str, external_data: bool | None) -> ExportOptions:
+def _export_options(export_mode: str, normalization_mode: str, external_data: bool | None,
+                    source_metadata: bool = True) -> ExportOptions:
     if export_mode not in EXPORT_MODES:
         raise ExportOptionError(f"export_mode={export_mode!r}: use one of {', '.join(map(repr, EXPORT_MODES))}")
     if normalization_mode not in NORMALIZATION_MODES:
@@ -134,7 +139,7 @@ def _export_options(export_mode: str, normalization_mode: str, external_data: bo
             f"normalization_mode={normalization_mode!r}: use one of {', '.join(map(repr, NORMALIZATION_MODES))}")
     if export_mode == "web" and external_data:
         raise ExportOptionError("export_mode='web' writes one self-contained file: drop external_data=True")
-    return ExportOptions(normalization_mode=normalization_mode)
+    return ExportOptions(normalization_mode=normalization_mode, source_metadata=bool(source_metadata))
 
 
 def _export(fn, inputs, input_params, model_name, opset, double, input_names, output_names,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,6 +64,7 @@ class ExportOptions:
     """
 
     normalization_mode: str = "auto"
+    source_metadata: bool = True
 
     @property
     def native_normalization(self) -> bool:
@@ -195,7 +197,8 @@ class Converter:
         saved = builder.scope, builder.node_metadata
         # Netron shows node names and metadata: say which named scope and user line a node came from.
         builder.scope = str(eqn.source_info.name_stack)
-        builder.node_metadata = {"jax2onnx.source": ctx.source, "jax2onnx.primitive": name}
+        builder.node_metadata = ({"jax2onnx.source": portable_path(ctx.source), "jax2onnx.primitive": name}
+                                 if self.options.source_metadata else {})
         slot = self.recorder.open(eqn, ctx.source) if self.recorder is not None else None
         try:
             outs = self._dispatch(ctx, builder, name, inputs)
@@ -220,6 +223,8 @@ class Converter:
             entry = self.registry.lookup(name)
             if entry is not None:
                 ctx.lowered_by = _rule_name(entry)
+                if self.options.source_metadata:
+                    builder.node_metadata = {**builder.node_metadata, "jax2onnx.rule": ctx.lowered_by}
                 outs = ctx.run(entry.rule, inputs, ctx.params)
             elif name in INLINED_CALLS or name in _compat.EXPANDED_CALLS:
                 ctx.lowered_by = "inlined"
@@ -338,6 +343,19 @@ class Converter:
         ctx.builder.custom_opsets[spec.domain] = 1
         return ctx.builder.op(function.name, inputs, domain=spec.domain,
                               num_outputs=len(ctx.out_avals), name=function.name)
+
+
+def portable_path(source: str) -> str:
+    """``source`` ('file:line (function)') with the file relative to the working directory or to
+    the import root it was found under, so models are byte-identical across checkouts and machines."""
+    path, sep, rest = source.partition(":")
+    if not sep or not os.path.isabs(path):
+        return source
+    roots = [os.getcwd(), *(p for p in sys.path if p and os.path.isabs(p))]
+    under = [r for r in roots if path.startswith(os.path.join(r, ""))]
+    if not under:
+        return source
+    return os.path.relpath(path, max(under, key=len)).replace(os.sep, "/") + sep + rest
 
 
 def _rule_name(entry: Any) -> str:
