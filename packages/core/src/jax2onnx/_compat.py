@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -241,3 +241,11 @@ class DimOps:
     mod: Callable
     max: Callable
     min: Callable
+
+
+def eval_equation(eqn: Any, args: Sequence[Any]) -> list[Any]:
+    """Runs one jaxpr equation on concrete values, as ``jax.core.eval_jaxpr`` does for each."""
+    bound = eqn.primitive.get_bind_params(eqn.params)
+    subfuns, params = bound if isinstance(bound, tuple) else ((), bound)  # older JAX: (subfuns, params)
+    outs = eqn.primitive.bind(*subfuns, *args, **params)
+    return list(outs) if eqn.primitive.multiple_results else [outs]

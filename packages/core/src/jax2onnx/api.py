@@ -144,7 +144,7 @@ def _export_options(export_mode: str, normalization_mode: str, external_data: bo
 
 def _export(fn, inputs, input_params, model_name, opset, double, input_names, output_names,
             input_dtypes, ir_version, training="eval", random_keys="input", layout=None, options=None,
-            record_file=None) -> ir.Model:
+            record_file=None, probe=None) -> ir.Model:
     registry = get_registry()
     calls = CallTable()
     specs = make_specs(inputs, input_dtypes, double)
@@ -168,7 +168,8 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
     converter = Converter(registry, opset, double, calls, namer, options=options, recorder=recorder)
     traced_inputs = [_as_traced(builder, value, aval) for value, aval in zip(inner_inputs, jaxpr.in_avals)]
     try:
-        outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, traced_inputs)
+        outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, traced_inputs,
+                                     None if probe is None else probe.equations)
     except UnsupportedPrimitiveError as exc:  # name every missing primitive, not just the first met
         missing = missing_primitives(registry, jaxpr) or exc.missing
         missing.setdefault(exc.primitive, [exc.source])
@@ -187,6 +188,8 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
         value.name = name
         value.type, value.shape = tensor_type(aval.dtype, layout.outer_shape(aval.shape, i in nchw_out))
         final.append(value)
+    if probe is not None:
+        final += probe.outputs(builder, traced)
     # A key input that the exported behaviour never draws from is not asked for.
     builder.inputs = [v for i, v in enumerate(builder.inputs) if i < len(names) - len(traced.key_names) or v.uses()]
     graph = builder.build(final, model_name)
@@ -330,6 +333,7 @@ def allclose(
     inputs_as_nchw: Sequence[int | str] | None = None,
     outputs_as_nchw: Sequence[int | str] | None = None,
     training: str = "eval",
+    compare_intermediates: bool = False,
 ) -> tuple[bool, str]:
     """Runs ``fn`` in JAX and the model in ONNX Runtime on the same ``inputs``; ``(ok, message)``.
 
@@ -344,6 +348,12 @@ def allclose(
     ``training`` puts ``fn`` in the mode the export used (see ``to_onnx``): by default a module is
     compared in inference mode, as the default export computes it. Complex values travel as the
     model holds them: real arrays with a trailing axis of 2 [real, imag].
+
+    The message gives, per output, its dtype and shape and the largest absolute and relative
+    errors with where they occur. With ``compare_intermediates=True``, when outputs differ,
+    ``fn`` is exported again at the inputs' shapes with every top-level equation's values
+    exposed, and the message names the first equation whose values differ: its JAX primitive,
+    the user's line and the ONNX node (see ``jax2onnx.diagnose``).
     """
     modes.check(training)
     params = dict(input_params or {})
@@ -356,7 +366,14 @@ def allclose(
     with _compat.enable_x64(enable_double_precision):
         want = [np.asarray(x) for x in jax.tree_util.tree_leaves(in_mode(fn, training)(*values, **params))]
     got = [from_physical(g, w.dtype) for g, w in zip(got, want)]
-    return compare_outputs(got, want, rtol, atol, "JAX")
+    ok, message = compare_outputs(got, want, rtol, atol, "JAX")
+    if not ok and compare_intermediates:
+        from .diagnose import first_divergence  # noqa: PLC0415 - only needed to diagnose
+
+        divergence = first_divergence(fn, values, params, rtol, atol, double=enable_double_precision,
+                                      training=training)
+        message += f"; {divergence}" if divergence else "; no intermediate value differs beyond the tolerance"
+    return ok, message
 
 
 def sample_inputs(inputs: Sequence[Any], double: bool = False, seed: int = 0) -> list[Any]:
@@ -401,7 +418,11 @@ def _feeds(session: Any, values: Sequence[Any], params: Mapping[str, Any],
 
 def compare_outputs(got: Sequence[np.ndarray], want: Sequence[np.ndarray], rtol: float, atol: float,
                     reference: str) -> tuple[bool, str]:
-    """``(ok, message)`` comparing the model's outputs with the reference's, output by output."""
+    """``(ok, message)`` comparing the model's outputs with the reference's, output by output.
+
+    Each output's part of the message gives its dtype and shape, the largest absolute and
+    relative errors and the index where each occurs; parts are joined by "; ".
+    """
     if len(got) != len(want):
         return False, f"ONNX model has {len(got)} outputs, {reference} returned {len(want)}"
     messages, ok = [], True
@@ -411,13 +432,40 @@ def compare_outputs(got: Sequence[np.ndarray], want: Sequence[np.ndarray], rtol:
             ok = False
             messages.append(f"output {i}: shape {g.shape} != {reference} {w.shape}")
             continue
-        wide = np.complex128 if "c" in (g.dtype.kind, w.dtype.kind) else np.float64
-        g = g.astype(wide) if g.dtype.kind in "fc" else g
-        close = np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
-        err = float(np.max(np.abs(g.astype(wide) - w.astype(wide)))) if g.size else 0.0
-        ok &= bool(close)
-        messages.append(f"output {i}: max abs error {err:.3g}" + ("" if close else " (NOT close)"))
+        close, report = _compare_one(g, w, rtol, atol)
+        ok &= close
+        messages.append(f"output {i}: {report}" + ("" if close else " (NOT close)"))
     return ok, "; ".join(messages)
+
+
+def _compare_one(g: np.ndarray, w: np.ndarray, rtol: float, atol: float) -> tuple[bool, str]:
+    """Whether ``g`` is close to ``w``, and the errors: max absolute and relative, with their indices."""
+    kind = f"{w.dtype.name}[{', '.join(map(str, w.shape))}]"
+    wide = np.complex128 if "c" in (g.dtype.kind, w.dtype.kind) else np.float64
+    numeric = g.dtype.kind in "fciub" and w.dtype.kind in "fciub"
+    if not numeric or g.size == 0:
+        same = bool(np.array_equal(g, w))
+        return same, f"{kind}, " + ("equal" if same else "values differ")
+    g64, w64 = g.astype(wide), w.astype(wide)
+    close = bool(np.allclose(g64, w64, rtol=rtol, atol=atol, equal_nan=True))
+    both_nan = np.isnan(g64) & np.isnan(w64)
+    err = np.where(both_nan, 0.0, np.abs(g64 - w64))
+    err = np.where(np.isnan(err), np.inf, err)  # NaN on one side only is the largest error
+    at = np.unravel_index(int(np.argmax(err)), err.shape)
+    scale = np.abs(np.where(np.isnan(w64), 1.0, w64))
+    rel = err / np.maximum(scale, np.finfo(np.float64).tiny)
+    rel_at = np.unravel_index(int(np.argmax(rel)), rel.shape)
+    return close, (f"{kind}, max abs error {float(err[at]):.3g} at {_index(at)} (model {_scalar(g[at])}, "
+                   f"want {_scalar(w[at])}), max rel error {float(rel[rel_at]):.3g} at {_index(rel_at)}")
+
+
+def _index(at: tuple) -> str:
+    return "[" + ", ".join(str(int(k)) for k in at) + "]"
+
+
+def _scalar(x: Any) -> str:
+    x = np.asarray(x).item()
+    return f"{x:.7g}" if isinstance(x, float) else str(x)
 
 
 _ORT_TYPES = {

@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--double", action="store_true", help="export with 64-bit JAX (enable_double_precision)")
     export.add_argument("--output", "-o", required=True, help="the .onnx file to write")
     export.add_argument("--check", action="store_true",
-                        help="run the model in ONNX Runtime and compare with JAX, per output")
+                        help="run the model in ONNX Runtime and compare with JAX, per output; on a "
+                             "mismatch, name the first equation whose values differ")
     export.add_argument("--rtol", type=float, default=1e-3)
     export.add_argument("--atol", type=float, default=1e-5)
     export.set_defaults(run=_export)
@@ -106,7 +107,7 @@ def _export(args: argparse.Namespace) -> int:
         return OK
     inputs = _sample(shapes, args.dtype, args.double)
     ok, message = allclose(fn, path, inputs, params, rtol=args.rtol, atol=args.atol,
-                           enable_double_precision=args.double)
+                           enable_double_precision=args.double, compare_intermediates=True)
     for part in message.split("; "):
         print(part)
     if ok:

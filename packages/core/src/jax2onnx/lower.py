@@ -168,8 +168,9 @@ class Converter:
         return line
 
     def lower_jaxpr(self, builder: GraphBuilder, jaxpr: Any, consts: Sequence[ir.Value],
-                    inputs: Sequence[ir.Value]) -> list[ir.Value]:
-        """Inlines ``jaxpr`` (open or closed) into ``builder``; returns its outputs."""
+                    inputs: Sequence[ir.Value], probe: list | None = None) -> list[ir.Value]:
+        """Inlines ``jaxpr`` (open or closed) into ``builder``; returns its outputs. ``probe``, when
+        given, collects ``(equation, output values)`` of each equation (to diagnose numerics)."""
         if isinstance(jaxpr, _compat.ClosedJaxpr):
             consts = [builder.const(np.asarray(_compat.physical_array(c))) for c in jaxpr.consts]
             jaxpr = jaxpr.jaxpr
@@ -186,6 +187,8 @@ class Converter:
 
         for eqn in jaxpr.eqns:
             outs = self.lower_eqn(builder, eqn, [read(v) for v in eqn.invars])
+            if probe is not None:
+                probe.append((eqn, outs))
             for var, value in zip(eqn.outvars, outs):
                 if not isinstance(var, _compat.DropVar):
                     env[var] = value
