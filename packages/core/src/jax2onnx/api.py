@@ -22,6 +22,7 @@ from .builder import GraphBuilder, Namer, from_physical, onnx_dtype, tensor_type
 from .errors import ExportOptionError, Jax2OnnxError, UnsupportedPrimitiveError
 from .layout import NCHW_TO_NHWC, NHWC_TO_NCHW, Layout
 from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog, missing_primitives
+from .progress import Report
 from .registry import get_registry
 from .trace import CallTable, in_mode, input_tree, is_shape_spec, make_specs, trace
 
@@ -54,6 +55,7 @@ def to_onnx(
     normalization_mode: str = "auto",
     record_primitive_calls_file: str | os.PathLike | None = None,
     source_metadata: bool = True,
+    verbose: bool = False,
 ) -> Any:
     """Exports ``fn`` called on ``inputs`` to ONNX.
 
@@ -87,6 +89,8 @@ def to_onnx(
     ``source_metadata``: each node's ``metadata_props`` name the JAX primitive, the plugin rule
     that lowered it and the user's ``file:line`` (relative to the working directory or import
     root, so models stay byte-identical across machines); False leaves them out.
+    ``verbose``: print each phase's time (trace, lower, passes, save) to stderr, with a progress
+    bar over the equations of a large program when stderr is a terminal.
     """
     if not callable(fn):
         raise ExportOptionError(f"fn must be callable (a function or a module): got {type(fn).__name__} {fn!r:.60}")
@@ -95,19 +99,23 @@ def to_onnx(
     if random_keys not in ("input", "constant"):
         raise ExportOptionError(f"random_keys={random_keys!r}: use 'input' or 'constant'")
     options = _export_options(export_mode, normalization_mode, external_data, source_metadata)
+    report = Report(bool(verbose))
     try:
         model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
                         input_names, output_names, input_dtypes, ir_version, training, random_keys,
-                        Layout(inputs_as_nchw, outputs_as_nchw), options, record_primitive_calls_file)
+                        Layout(inputs_as_nchw, outputs_as_nchw), options, record_primitive_calls_file,
+                        report=report)
     except Jax2OnnxError as exc:
         # The message names the user's line; the converter's frames would only bury it.
         raise exc.with_traceback(None) from exc.__cause__
     if return_mode == "ir":
         return model
     if return_mode == "file":
-        _save(model, os.fspath(output_path), external_data, export_mode)
+        with report.phase("save"):
+            _save(model, os.fspath(output_path), external_data, export_mode)
         return os.fspath(output_path)
-    return ir.to_proto(model)
+    with report.phase("proto"):
+        return ir.to_proto(model)
 
 
 def save_onnx(fn: Callable, inputs: Sequence[Any], path: str | os.PathLike, **options: Any) -> str:
@@ -144,11 +152,22 @@ def _export_options(export_mode: str, normalization_mode: str, external_data: bo
 
 def _export(fn, inputs, input_params, model_name, opset, double, input_names, output_names,
             input_dtypes, ir_version, training="eval", random_keys="input", layout=None, options=None,
-            record_file=None, probe=None) -> ir.Model:
+            record_file=None, probe=None, report=None) -> ir.Model:
+    report = report or Report(False)
     registry = get_registry()
     calls = CallTable()
     specs = make_specs(inputs, input_dtypes, double)
-    traced = trace(fn, specs, input_tree(inputs), input_params, double, registry, calls, training, random_keys)
+    with report.phase("trace"):
+        traced = trace(fn, specs, input_tree(inputs), input_params, double, registry, calls, training, random_keys)
+    with report.phase("lower"):
+        model = _lower(traced, specs, registry, calls, model_name, opset, double, input_names, output_names,
+                       ir_version, layout, options, record_file, probe, report)
+    with report.phase("passes"):
+        return passes.clean(model)
+
+
+def _lower(traced, specs, registry, calls, model_name, opset, double, input_names, output_names, ir_version,
+           layout, options, record_file, probe, report) -> ir.Model:
     jaxpr = traced.closed_jaxpr
     layout = layout or Layout()
 
@@ -168,8 +187,9 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
     converter = Converter(registry, opset, double, calls, namer, options=options, recorder=recorder)
     traced_inputs = [_as_traced(builder, value, aval) for value, aval in zip(inner_inputs, jaxpr.in_avals)]
     try:
-        outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, traced_inputs,
-                                     None if probe is None else probe.equations)
+        with report.equations(len(jaxpr.jaxpr.eqns)) as advance:
+            outs = converter.lower_jaxpr(builder, jaxpr.jaxpr, consts, traced_inputs,
+                                         None if probe is None else probe.equations, advance)
     except UnsupportedPrimitiveError as exc:  # name every missing primitive, not just the first met
         missing = missing_primitives(registry, jaxpr) or exc.missing
         missing.setdefault(exc.primitive, [exc.source])
@@ -197,7 +217,7 @@ def _export(fn, inputs, input_params, model_name, opset, double, input_names, ou
                      producer_version=_version(), functions=list(converter.functions.values()))
     for function in converter.functions.values():
         model.opset_imports[function.domain] = 1
-    return passes.clean(model)
+    return model
 
 
 def _as_traced(builder: GraphBuilder, value: ir.Value, aval: Any) -> ir.Value:

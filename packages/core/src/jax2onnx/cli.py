@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--check", action="store_true",
                         help="run the model in ONNX Runtime and compare with JAX, per output; on a "
                              "mismatch, name the first equation whose values differ")
+    export.add_argument("--verbose", "-v", action="store_true",
+                        help="print each phase's time; a progress bar over large programs on a terminal")
     export.add_argument("--rtol", type=float, default=1e-3)
     export.add_argument("--atol", type=float, default=1e-5)
     export.set_defaults(run=_export)
@@ -96,7 +98,8 @@ def _export(args: argparse.Namespace) -> int:
     fn = load_target(args.target, len(args.input))
     shapes = [parse_shape(s) for s in args.input]
     params = dict(parse_param(p) for p in args.param)
-    options: dict[str, Any] = {"input_params": params, "enable_double_precision": args.double}
+    options: dict[str, Any] = {"input_params": params, "enable_double_precision": args.double,
+                               "verbose": args.verbose}
     if args.dtype:
         options["input_dtypes"] = [_dtype(args.dtype)] * len(shapes)
     if args.opset is not None:

@@ -168,7 +168,8 @@ class Converter:
         return line
 
     def lower_jaxpr(self, builder: GraphBuilder, jaxpr: Any, consts: Sequence[ir.Value],
-                    inputs: Sequence[ir.Value], probe: list | None = None) -> list[ir.Value]:
+                    inputs: Sequence[ir.Value], probe: list | None = None,
+                    advance: Callable[[], None] | None = None) -> list[ir.Value]:
         """Inlines ``jaxpr`` (open or closed) into ``builder``; returns its outputs. ``probe``, when
         given, collects ``(equation, output values)`` of each equation (to diagnose numerics)."""
         if isinstance(jaxpr, _compat.ClosedJaxpr):
@@ -189,6 +190,8 @@ class Converter:
             outs = self.lower_eqn(builder, eqn, [read(v) for v in eqn.invars])
             if probe is not None:
                 probe.append((eqn, outs))
+            if advance is not None:
+                advance()
             for var, value in zip(eqn.outvars, outs):
                 if not isinstance(var, _compat.DropVar):
                     env[var] = value
