@@ -123,6 +123,7 @@ def run_case(case: Case) -> Any:
     onnx.checker.check_model(model, full_check=True)
     onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     _check_graph(tc, model, case.opset)
+    _keep_for_docs(case, model)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     symbols = _symbols(tc.inputs)
     sizes = tc.dim_sizes if symbols else tc.dim_sizes[:1]
@@ -144,6 +145,16 @@ def run_case(case: Case) -> Any:
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n(random inputs from numpy.random.default_rng({seed}))") from None
     return model
+
+
+def _keep_for_docs(case: Case, model: onnx.ModelProto) -> None:
+    """With JAX2ONNX_SAVE_MODELS=DIR, each float32 case's model is written to DIR/<case id>.onnx
+    (``name-op23.onnx``): the docs site links each one to Netron."""
+    directory = os.environ.get("JAX2ONNX_SAVE_MODELS")
+    if not directory or case.double:
+        return
+    os.makedirs(directory, exist_ok=True)
+    onnx.save_model(model, os.path.join(directory, f"{case.id}.onnx"))
 
 
 def input_seed(name: str, size: int) -> int:
