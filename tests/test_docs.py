@@ -55,6 +55,8 @@ def test_mkdocs_build_strict_with_results_and_models(tmp_path):
     surface = (site / "api-surface" / "index.html").read_text()
     assert "jax.numpy.tile" in surface and "no testcase yet" in surface
     assert "onnx__MatMul.html" in (site / "operators" / "index.html").read_text()
+    reference = (site / "reference" / "index.html").read_text()  # generated from the docstrings
+    assert 'id="jax2onnx.to_onnx"' in reference and "input_params" in reference
 
 
 def _run(hook, results, rows):
