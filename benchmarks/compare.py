@@ -1,0 +1,230 @@
+"""Exporter benchmarks, side by side with another jax2onnx release: prints JSON and a table.
+
+    python benchmarks/compare.py [--quick] [--other PATH/TO/OTHER/VENV/bin/python] [--json out.json]
+
+Each interpreter runs the same measurements on the same models (``benchmarks/models.py``, plain
+Flax): the other release lives in its own venv because it has the same import name. Figures:
+
+- ``cold``: a fresh process imports jax2onnx and Flax and exports the quickstart MLP to a file;
+- ``export``: warm export time of a GPT-2-style decoder (768 wide) per depth, median of runs;
+- ``ort``: ONNX Runtime latency of the exported MLP, ViT and decoder at batch 1 and 32, with one
+  thread and with ONNX Runtime's default threads, next to JAX ``jit`` on the CPU; node count
+  and bytes per model;
+- ``memory``: peak RSS of a process that builds and exports ~1.5 GB (and ~3 GB) of float32
+  weights to a file, as a ratio to the weights' bytes (the model itself holds 1x).
+
+``--quick`` uses small sizes (a smoke run); the figures in docs/performance.md come from a full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _median_time(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _tokens_spec(length: int):
+    import jax
+    import jax.numpy as jnp
+
+    return [jax.ShapeDtypeStruct(jax.export.symbolic_shape(f"B, {length}"), jnp.int32)]
+
+
+COLD = """
+import sys, time
+t0 = time.perf_counter()
+from flax import nnx
+import jax2onnx
+sys.path.insert(0, {here!r})
+from models import build
+model, specs = build("mlp")
+jax2onnx.to_onnx(model, specs, return_mode="file", output_path={path!r})
+print(time.perf_counter() - t0)
+"""
+
+
+def measure_cold(runs: int) -> dict:
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(runs):
+            code = COLD.format(here=HERE, path=os.path.join(tmp, "mlp.onnx"))
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            times.append(float(out.split()[-1]))
+    return {"seconds": statistics.median(times), "runs": runs}
+
+
+def measure_export(depths: list[int], runs: int) -> dict:
+    from jax2onnx import to_onnx
+
+    from models import build
+
+    figures = {}
+    for depth in depths:
+        model, _ = build("decoder", layers=depth, length=64)
+        specs = _tokens_spec(64)
+        to_onnx(model, specs)  # warm: caches and plugin imports
+        figures[str(depth)] = _median_time(lambda: to_onnx(model, specs), runs)
+    return figures
+
+
+ORT_MODELS = {
+    "mlp": {},
+    "vit": {"layers": 4, "width": 192, "heads": 3},
+    "decoder": {"layers": 4, "width": 256, "heads": 4, "length": 32},
+}
+
+
+def measure_ort(batches: list[int], runs: int) -> dict:
+    import jax
+    import numpy as np
+    import onnxruntime as ort
+
+    from jax2onnx import to_onnx
+
+    from models import build
+
+    figures = {}
+    for name, config in ORT_MODELS.items():
+        model, specs = build(name, **config)
+        if name == "decoder":
+            specs = _tokens_spec(config["length"])
+        proto = to_onnx(model, specs)
+        row = {"nodes": len(proto.graph.node), "bytes": proto.ByteSize()}
+        blob = proto.SerializeToString()
+        jitted = jax.jit(lambda x, m=model: m(x))
+        for batch in batches:
+            rng = np.random.default_rng(0)
+            if name == "decoder":
+                x = rng.integers(0, 1024, (batch, config["length"])).astype(np.int32)
+            elif name == "vit":
+                x = rng.random((batch, 32, 32, 3), np.float32)
+            else:
+                x = rng.random((batch, 30), np.float32)
+            for threads in (1, 0):
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = threads
+                session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+                feed = {session.get_inputs()[0].name: x}
+                session.run(None, feed)
+                label = "1 thread" if threads == 1 else "default threads"
+                row[f"ort b{batch} {label} ms"] = 1e3 * _median_time(lambda: session.run(None, feed), runs)
+            jitted(x).block_until_ready()
+            row[f"jax b{batch} ms"] = 1e3 * _median_time(lambda: jitted(x).block_until_ready(), runs)
+        figures[name] = row
+    return figures
+
+
+MEMORY = """
+import resource, sys
+sys.path.insert(0, {here!r})
+from models import build
+import jax2onnx
+model, specs = build("wide", width=4096, depth={depth})
+jax2onnx.to_onnx(model, specs, return_mode="file", output_path={path!r})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def measure_memory(sizes_gb: list[float]) -> dict:
+    figures = {}
+    layer = 4096 * 4096 * 4 + 4096 * 4
+    for size in sizes_gb:
+        depth = max(1, round(size * 1e9 / layer))
+        with tempfile.TemporaryDirectory() as tmp:
+            code = MEMORY.format(here=HERE, depth=depth, path=os.path.join(tmp, "wide.onnx"))
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        peak = int(out.split()[-1])
+        figures[f"{size} GB"] = {"weights bytes": depth * layer, "peak rss bytes": peak,
+                                 "ratio": peak / (depth * layer)}
+    return figures
+
+
+def worker(quick: bool) -> dict:
+    import jax2onnx
+
+    sys.path.insert(0, HERE)
+    version = getattr(jax2onnx, "__version__", None)
+    if version is None:
+        from importlib.metadata import version as dist_version
+
+        version = dist_version("jax2onnx")
+    return {
+        "release": version,
+        "python": sys.executable,
+        "cold": measure_cold(1 if quick else 5),
+        "export": measure_export([2] if quick else [2, 4, 8, 16, 32], 1 if quick else 3),
+        "ort": measure_ort([1, 4] if quick else [1, 32], 3 if quick else 30),
+        "memory": measure_memory([0.1] if quick else [1.5, 3.0]),
+    }
+
+
+def table(results: list[dict]) -> str:
+    keys = []
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix} / {k}" if prefix else k, v)
+        elif isinstance(value, (int, float)) and prefix not in keys:
+            keys.append(prefix)
+
+    for r in results:
+        walk("", {k: v for k, v in r.items() if k not in ("release", "python")})
+
+    def get(r: dict, key: str):
+        for part in key.split(" / "):
+            r = r.get(part, {}) if isinstance(r, dict) else {}
+        return r if isinstance(r, (int, float)) else None
+
+    head = "| figure | " + " | ".join(f"jax2onnx {r['release']}" for r in results) + " |"
+    lines = [head, "|---|" + "---|" * len(results)]
+    for key in keys:
+        cells = []
+        for r in results:
+            v = get(r, key)
+            cells.append("—" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:.4g}"))
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--other", help="python of a venv with another jax2onnx release, measured alike")
+    parser.add_argument("--json", help="write the figures here as well")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.quick)))
+        return
+    results = []
+    for python in [sys.executable, *([args.other] if args.other else [])]:
+        command = [python, os.path.abspath(__file__), "--worker", *(["--quick"] if args.quick else [])]
+        out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=HERE).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    text = json.dumps(results, indent=1)
+    if args.json:
+        with open(args.json, "w") as fh:
+            fh.write(text)
+    print(text)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
