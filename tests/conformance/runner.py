@@ -165,6 +165,7 @@ def _run(harness: Any) -> Result:
     import onnxruntime as ort
 
     from jax2onnx import to_onnx
+    from jax2onnx.builder import from_physical, to_physical
 
     case, group = case_id(harness), harness.group_name
 
@@ -204,12 +205,13 @@ def _run(harness: Any) -> Result:
         session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001
         return fail("ort_load", exc)
-    feeds = {m.name: _physical(a) for m, a in zip(session.get_inputs(), args)}
+    # The model holds complex arrays as real ones with a trailing axis of 2 [real, imag], keys as their data.
+    feeds = {m.name: to_physical(a) for m, a in zip(session.get_inputs(), args)}
     try:
         got = session.run(None, feeds)
     except Exception as exc:  # noqa: BLE001
         return fail("ort_run", exc)
-    got = [g.astype(BFLOAT16) if w.dtype == BFLOAT16 else g for g, w in zip(got, want)]
+    got = [g.astype(BFLOAT16) if w.dtype == BFLOAT16 else from_physical(g, w.dtype) for g, w in zip(got, want)]
     problem = compare(group, got, want)
     return fail("compare", problem) if problem else Result(case, group, "pass")
 

@@ -50,6 +50,7 @@ plugin_index = PluginIndex(
             "threefry2x32", "random_bits", "random_split", "random_fold_in", "random_seed", "random_wrap",
             "random_unwrap", "random_clone", "random_gamma", "iota_2x32_shape",
         ],
+        "jax2onnx_lax.bit_generators": ["rng_bit_generator"],
         "jax2onnx_lax.nn": [
             *(f"call:jax.nn.{f}" for f in (
                 "relu", "softplus", "soft_sign", "elu", "celu", "selu", "leaky_relu", "hard_sigmoid", "hard_swish",
