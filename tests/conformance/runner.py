@@ -19,7 +19,9 @@ import collections
 import dataclasses
 import fnmatch
 import functools
+import operator
 import os
+import re
 import sys
 import time
 import tomllib
@@ -245,12 +247,34 @@ class KnownFailure:
     section: str
 
 
-def known_failures(path: str = KNOWN_FAILURES) -> list[KnownFailure]:
-    """Entries of the reviewed list: glob patterns on ``group/name`` with a reason each."""
+def known_failures(path: str = KNOWN_FAILURES, jax_version: str = jax.__version__) -> list[KnownFailure]:
+    """Entries of the reviewed list that apply to ``jax_version``: glob patterns on ``group/name`` with a
+    reason each (see the top of known_failures.toml for entries limited to some JAX versions)."""
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
-    return [KnownFailure(pattern, reason, section)
-            for section, entries in data.items() for pattern, reason in entries.items()]
+    entries = []
+    for section, items in data.items():
+        for pattern, value in items.items():
+            if isinstance(value, dict):
+                if not _version_matches(value["jax"], jax_version):
+                    continue
+                value = value["reason"]
+            entries.append(KnownFailure(pattern, value, section))
+    return entries
+
+
+def _version_matches(condition: str, version: str) -> bool:
+    """Whether ``version`` satisfies ``condition``: comparisons such as "<0.11" or ">=0.12", comma-separated."""
+    def parts(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", v)[:3])
+
+    compare = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+    for clause in condition.split(","):
+        op, bound = re.fullmatch(r"\s*(<=|>=|==|<|>)\s*([\d.]+)\s*", clause).groups()
+        width = len(parts(bound))
+        if not compare[op](parts(version)[:width], parts(bound)):
+            return False
+    return True
 
 
 def listed(case: str, entries: Sequence[KnownFailure]) -> KnownFailure | None:
