@@ -64,7 +64,9 @@ plugin_index = PluginIndex(
         "jax2onnx_lax.complex": [
             *(f"complex:{p}" for p in (
                 "real", "imag", "complex", "conj", "convert_element_type", "mul", "div", "integer_pow", "square",
-                "abs", "exp", "eq", "ne", "dot_general")),
+                "abs", "exp", "eq", "ne", "dot_general", "max", "min", "pow", "sin", "cos", "tan", "sinh", "cosh",
+                "tanh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log", "log1p", "expm1", "sqrt", "rsqrt",
+                "logistic", "sign")),
         ],
         "jax2onnx_lax.fft": ["complex:fft"],
     },
