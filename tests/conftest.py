@@ -9,11 +9,6 @@ import pytest
 NEWER_JAX = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 11)
 
 KNOWN_ON_NEWER_JAX = {
-    "tests/conformance/test_conformance.py::test_sample[exp2]":
-        "JAX 0.12's bfloat16 exp2 harness differs by up to 4 from our float32 round trip; not yet studied",
-    "tests/conformance/test_conformance.py::test_sample[lgamma]":
-        "the float32 lgamma entry of known_failures.toml passes on JAX 0.12: the list is not yet per version",
-    "tests/conformance/test_conformance.py::test_sample[log2]": "JAX 0.12 binds a new log2 primitive: no rule yet",
     "tests/test_equinox.py::test_vmapped_block_native_ops_and_module_path_names":
         "JAX 0.12 name stacks: nodes are not yet named after the module path (ops and numbers match)",
     "tests/test_nnx.py::test_mlp_graph_and_initializer_names":

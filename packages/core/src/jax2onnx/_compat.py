@@ -71,6 +71,11 @@ def on_physical_data(eqn: Any, physical_type: Callable[[Any, tuple], tuple[Any, 
         return jax.make_jaxpr(moved)(*specs)
 
 
+def has_lax_primitive(name: str) -> bool:
+    """Whether this JAX binds ``name`` as a lax primitive (JAX 0.12 added ``log2``; older ones compute it)."""
+    return hasattr(jax.lax, f"{name}_p")
+
+
 # Call-like primitives of newer JAX that carry no body jaxpr, only an object that expands into ordinary
 # primitives: JAX 0.12 binds jnp.searchsorted, jnp.nonzero, ... as one ``call_hi_primitive``.
 EXPANDED_CALLS = frozenset({"call_hi_primitive"})

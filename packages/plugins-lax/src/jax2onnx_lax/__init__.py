@@ -4,6 +4,7 @@ This module is what the ``jax2onnx.plugins`` entry point loads; it must stay che
 Each rule module is imported only when a conversion meets one of the targets it lists.
 """
 
+from jax2onnx import _compat
 from jax2onnx.plugin import PluginIndex
 
 plugin_index = PluginIndex(
@@ -20,6 +21,7 @@ plugin_index = PluginIndex(
             "shift_right_arithmetic", "population_count", "clz", "convert_element_type",
             "bitcast_convert_type", "reduce_precision", "mulhi", "eq_to", "lt_to", "le_to",
             "bessel_i0e", "bessel_i1e", "copy", "stop_gradient", "device_put",
+            *(["log2"] if _compat.has_lax_primitive("log2") else []),
         ],
         "jax2onnx_lax.shapes": [
             "reshape", "broadcast_in_dim", "squeeze", "transpose", "concatenate", "pad", "slice", "rev", "split",
@@ -50,6 +52,7 @@ plugin_index = PluginIndex(
             "threefry2x32", "random_bits", "random_split", "random_fold_in", "random_seed", "random_wrap",
             "random_unwrap", "random_clone", "random_gamma", "iota_2x32_shape",
         ],
+        "jax2onnx_lax.bit_generators": ["rng_bit_generator"],
         "jax2onnx_lax.nn": [
             *(f"call:jax.nn.{f}" for f in (
                 "relu", "softplus", "soft_sign", "elu", "celu", "selu", "leaky_relu", "hard_sigmoid", "hard_swish",
@@ -61,7 +64,9 @@ plugin_index = PluginIndex(
         "jax2onnx_lax.complex": [
             *(f"complex:{p}" for p in (
                 "real", "imag", "complex", "conj", "convert_element_type", "mul", "div", "integer_pow", "square",
-                "abs", "exp", "eq", "ne", "dot_general")),
+                "abs", "exp", "eq", "ne", "dot_general", "max", "min", "pow", "sin", "cos", "tan", "sinh", "cosh",
+                "tanh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log", "log1p", "expm1", "sqrt", "rsqrt",
+                "logistic", "sign")),
         ],
         "jax2onnx_lax.fft": ["complex:fft"],
     },

@@ -195,6 +195,25 @@ def lower_eq(ctx, x, y, **params):
     return same if ctx.eqn.primitive.name == "eq" else ctx.op.Not(same)
 
 
+def _lexicographic_pick(x, y, larger: bool):
+    """max/min of complex [..., 2] parts: the larger/smaller real part, ties broken by the imaginary part (XLA)."""
+    first = (x[..., 0] > y[..., 0]) | ((x[..., 0] == y[..., 0]) & (x[..., 1] >= y[..., 1]))
+    if not larger:
+        first = (x[..., 0] < y[..., 0]) | ((x[..., 0] == y[..., 0]) & (x[..., 1] <= y[..., 1]))
+    return jnp.where(first[..., None], x, y)
+
+
+@lowering("complex:max", "complex:min", component="jax.lax.{} (complex)", onnx=["Greater", "Equal", "Where"],
+          since="0.2.0", doc=LAX_DOC,
+          testcases=[*_cases("max", jax.lax.max, [("B", 3), ("B", 3)],
+                             input_values=lambda rng, s: [rng.integers(-1, 2, (*t, 2)) @ [1, 1j] for t in s]),
+                     *_cases("min_broadcast", jax.lax.min, [("B", 3), (1, 3)],
+                             input_values=lambda rng, s: [rng.integers(-1, 2, (*t, 2)) @ [1, 1j] for t in s])])
+def lower_max_min(ctx, x, y, **params):
+    larger = ctx.eqn.primitive.name == "max"
+    return on_parts(ctx, lambda a, b: _lexicographic_pick(a, b, larger), x, y)
+
+
 def _dot_on_parts(x, y, complex_in, *, dimension_numbers, precision, preferred_element_type=None, **params):
     dot = functools.partial(jax.lax.dot_general, dimension_numbers=dimension_numbers, precision=precision)
     dtype = part_dtype(preferred_element_type or np.result_type(*(v.dtype for v in (x, y))))
@@ -229,3 +248,168 @@ coverage("complex arrays (add, sub, neg, reduce_sum, reshape, slicing, ...)",
              *_cases("complex_broadcast_literal", lambda x: x * (1 + 2j) + 3j, [("B", 3)]),
              *_cases("complex_scan", lambda x: jax.lax.scan(lambda c, r: (c * r, c), x[0], x)[0], [("B", 3)]),
          ])
+
+
+# --- Elementwise functions of a complex variable, on (real, imaginary) pairs ---------------------
+
+
+def _mul(x, y):
+    return x[0] * y[0] - x[1] * y[1], x[0] * y[1] + x[1] * y[0]
+
+
+def _div(x, y):
+    norm = y[0] * y[0] + y[1] * y[1]
+    return (x[0] * y[0] + x[1] * y[1]) / norm, (x[1] * y[0] - x[0] * y[1]) / norm
+
+
+def _exp(z):
+    scale = jnp.exp(z[0])
+    return scale * jnp.cos(z[1]), scale * jnp.sin(z[1])
+
+
+def _log(z):
+    return 0.5 * jnp.log(z[0] * z[0] + z[1] * z[1]), jnp.arctan2(z[1], z[0])
+
+
+def _log1p(z):
+    return 0.5 * jnp.log1p(z[0] * (2 + z[0]) + z[1] * z[1]), jnp.arctan2(z[1], 1 + z[0])
+
+
+def _sqrt(z):
+    """The principal root, without cancellation: t = sqrt((|re| + |z|) / 2) is the larger part."""
+    t = jnp.sqrt((jnp.abs(z[0]) + jnp.sqrt(z[0] * z[0] + z[1] * z[1])) / 2)
+    other = z[1] / (2 * jnp.where(t == 0, 1, t))
+    return (jnp.where(z[0] >= 0, t, jnp.abs(other)),
+            jnp.where(z[0] >= 0, other, jnp.where(z[1] < 0, -t, t)))
+
+
+def _neg(z):
+    return -z[0], -z[1]
+
+
+def _times_i(z):
+    return -z[1], z[0]
+
+
+def _asinh(z):
+    """log(z + sqrt(z^2 + 1)) on the right half-plane, odd symmetry on the left (no cancellation)."""
+    flip = z[0] < 0
+    w = (jnp.where(flip, -z[0], z[0]), jnp.where(flip, -z[1], z[1]))
+    square = _mul(w, w)
+    root = _sqrt((square[0] + 1, square[1]))
+    re, im = _log((w[0] + root[0], w[1] + root[1]))
+    return jnp.where(flip, -re, re), jnp.where(flip, -im, im)
+
+
+def _acosh(z):
+    """log(z + sqrt(z + 1) sqrt(z - 1)): the principal branch everywhere (Kahan)."""
+    root = _mul(_sqrt((z[0] + 1, z[1])), _sqrt((z[0] - 1, z[1])))
+    return _log((z[0] + root[0], z[1] + root[1]))
+
+
+def _atanh(z):
+    plus, minus = _log1p(z), _log1p(_neg(z))
+    return 0.5 * (plus[0] - minus[0]), 0.5 * (plus[1] - minus[1])
+
+
+def _asin(z):  # -i asinh(i z)
+    re, im = _asinh(_times_i(z))
+    return im, -re
+
+
+def _atan(z):  # -i atanh(i z)
+    re, im = _atanh(_times_i(z))
+    return im, -re
+
+
+def _acos(z):
+    re, im = _asin(z)
+    return np.pi / 2 - re, -im
+
+
+def _sinh(z):
+    return jnp.sinh(z[0]) * jnp.cos(z[1]), jnp.cosh(z[0]) * jnp.sin(z[1])
+
+
+def _cosh(z):
+    return jnp.cosh(z[0]) * jnp.cos(z[1]), jnp.sinh(z[0]) * jnp.sin(z[1])
+
+
+def _tanh(z):
+    denominator = jnp.cosh(2 * z[0]) + jnp.cos(2 * z[1])
+    return jnp.sinh(2 * z[0]) / denominator, jnp.sin(2 * z[1]) / denominator
+
+
+def _sin(z):  # -i sinh(i z)
+    re, im = _sinh(_times_i(z))
+    return im, -re
+
+
+def _cos(z):  # cosh(i z)
+    return _cosh(_times_i(z))
+
+
+def _tan(z):  # -i tanh(i z)
+    re, im = _tanh(_times_i(z))
+    return im, -re
+
+
+def _expm1(z):
+    """exp(z) - 1 with the real part as expm1(re) cos(im) - 2 sin(im / 2)^2 (no cancellation near 0)."""
+    half = jnp.sin(z[1] / 2)
+    return jnp.expm1(z[0]) * jnp.cos(z[1]) - 2 * half * half, jnp.exp(z[0]) * jnp.sin(z[1])
+
+
+def _rsqrt(z):
+    return _div((1.0, 0.0), _sqrt(z))
+
+
+def _logistic(z):
+    e = _exp(_neg(z))
+    return _div((1.0, 0.0), (1 + e[0], e[1]))
+
+
+def _sign(z):
+    modulus = jnp.sqrt(z[0] * z[0] + z[1] * z[1])
+    safe = jnp.where(modulus == 0, 1, modulus)
+    return z[0] / safe, z[1] / safe
+
+
+COMPLEX_FUNCTIONS = {
+    "sin": _sin, "cos": _cos, "tan": _tan, "sinh": _sinh, "cosh": _cosh, "tanh": _tanh, "asin": _asin,
+    "acos": _acos, "atan": _atan, "asinh": _asinh, "acosh": _acosh, "atanh": _atanh, "log": _log,
+    "log1p": _log1p, "expm1": _expm1, "sqrt": _sqrt, "rsqrt": _rsqrt, "logistic": _logistic, "sign": _sign,
+}
+
+
+def _on_pairs(fn):
+    def run(x):
+        re, im = fn((x[..., 0], x[..., 1]))
+        return jnp.stack([jnp.broadcast_to(re, x.shape[:-1]), jnp.broadcast_to(im, x.shape[:-1])], axis=-1)
+    return run
+
+
+def _complex_function(ctx, x, **params):
+    return on_parts(ctx, _on_pairs(COMPLEX_FUNCTIONS[ctx.eqn.primitive.name]), x)
+
+
+def _spread(rng, shapes):
+    """Complex values over the plane's quadrants, moduli from 0.1 to 3."""
+    return [rng.uniform(0.1, 3, s) * np.exp(1j * rng.uniform(-np.pi, np.pi, s)) for s in shapes]
+
+
+for _name in COMPLEX_FUNCTIONS:
+    lowering(f"complex:{_name}", component=f"jax.lax.{_name} (complex)", onnx=["Sin", "Cos", "Exp", "Log", "Sqrt"],
+             since="0.2.0", doc=LAX_DOC.format(_name),
+             testcases=_cases(f"complex_{_name}", getattr(jax.lax, _name), [("B", 3)],
+                              input_values=_spread))(_complex_function)
+
+
+@lowering("complex:pow", component="jax.lax.pow (complex)", onnx=["Exp", "Log", "Atan"], since="0.2.0",
+          doc=LAX_DOC.format("pow"),
+          testcases=_cases("complex_pow", jax.lax.pow, [("B", 3), ("B", 3)], input_values=_spread))
+def lower_pow(ctx, x, y, **params):
+    # x ** y = exp(y log x), as XLA for complex operands
+    def power(a, b):
+        return jnp.stack(_exp(_mul((b[..., 0], b[..., 1]), _log((a[..., 0], a[..., 1])))), axis=-1)
+    return on_parts(ctx, power, x, y)

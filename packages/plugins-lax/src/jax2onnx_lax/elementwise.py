@@ -12,7 +12,7 @@ import math
 import jax
 import numpy as np
 
-from jax2onnx import kernels
+from jax2onnx import _compat, kernels
 from jax2onnx.kernels import FLOAT, SINT, UINT
 from jax2onnx.plugin import Testcase, lowering
 
@@ -317,12 +317,39 @@ def lower_is_finite(ctx, x):
     return ctx.op.Not(ctx.op.Or(_op(ctx, "IsInf", x, dtype=dtype), _op(ctx, "IsNaN", x, dtype=dtype)))
 
 
-@lowering("exp2", component="jax.lax.exp2", onnx=["Pow"], since="0.1.0", doc=LAX_DOC.format("exp2"),
-          testcases=[Testcase("exp2", fn=_lax("exp2"), inputs=[("B", 4)], expect_ops=["Pow"]),
-                     _typed("exp2", _lax("exp2"), "bfloat16")])
+@lowering("exp2", component="jax.lax.exp2", onnx=["Mul", "Exp"], since="0.1.0", doc=LAX_DOC.format("exp2"),
+          testcases=[Testcase("exp2", fn=_lax("exp2"), inputs=[("B", 4)], expect_ops=["Mul", "Exp"]),
+                     _typed("exp2", _lax("exp2"), "bfloat16", values=_uniform(-12, 12)),
+                     _typed("exp2", _lax("exp2"), "float16", values=_uniform(-12, 12))])
 def lower_exp2(ctx, x, **params):
+    return _in_xla_steps(ctx, x, "Mul", np.log(2), "Exp")
+
+
+def lower_log2(ctx, x, **params):
+    return _in_xla_steps(ctx, x, "Log", 1 / np.log(2), "Mul")
+
+
+def _in_xla_steps(ctx, x, first, constant, second):
+    """``second(first(x, c))`` (a unary step takes no constant) as XLA computes it in x's dtype: ``c`` and
+    the intermediate rounded to the dtype (visible in float16/bfloat16), each step computed in float32."""
     dtype = ctx.in_avals[0].dtype
-    return _op(ctx, "Pow", _c(ctx, 2, dtype), x, dtype=dtype)
+    work = _compute_dtype(dtype)
+    c = _c(ctx, np.asarray(constant, dtype=dtype).astype(work), work)
+
+    def step(op_type, v):
+        return ctx.op.Mul(v, c) if op_type == "Mul" else _op(ctx, op_type, v, dtype=work)
+
+    middle = step(first, _convert(ctx, x, work))
+    if work != _name(dtype):
+        middle = ctx.cast(ctx.cast(middle, dtype), work)
+    return ctx.cast(step(second, middle), dtype, from_dtype=work)
+
+
+if _compat.has_lax_primitive("log2"):  # JAX 0.12+ binds jnp.log2 as log2; older versions divide two logs
+    lowering("log2", component="jax.lax.log2", onnx=["Log", "Mul"], since="0.2.0", doc=LAX_DOC.format("log2"),
+             testcases=[Testcase("log2", fn=_lax("log2"), inputs=[("B", 4)], input_values=_uniform(0.01, 10),
+                                 expect_ops=["Log", "Mul"]),
+                        _typed("log2", _lax("log2"), "bfloat16", values=_uniform(0.1, 100))])(lower_log2)
 
 
 @lowering("expm1", component="jax.lax.expm1", onnx=["Exp", "Log", "Where"], since="0.1.0",
@@ -392,11 +419,13 @@ def lower_one_minus_square(ctx, x):
                        Testcase("integer_pow_1", fn=lambda x: jax.lax.integer_pow(x, 1) + 1.0, inputs=[("B", 4)],
                                 expect_ops=["Add"]),
                        _typed("integer_pow", lambda x: jax.lax.integer_pow(x, 3), "int32"),
-                       _typed("integer_pow", lambda x: jax.lax.integer_pow(x, 5), "float16", values=_uniform(0.5, 2))])
+                       _typed("integer_pow", lambda x: jax.lax.integer_pow(x, 5), "float16", values=_uniform(0.5, 2)),
+                       _typed("integer_pow_0", lambda x: jax.lax.integer_pow(x, 0), "bfloat16")])
 def lower_integer_pow(ctx, x, *, y):
     dtype = ctx.in_avals[0].dtype
-    if y == 0:
-        return ctx.op.Expand(_c(ctx, 1, dtype), ctx.op.Shape(x))
+    if y == 0:  # ones of x's shape; ONNX Runtime has no bfloat16 Expand, so those expand in float32 and cast
+        work = "float32" if _name(dtype) == "bfloat16" else dtype
+        return ctx.cast(ctx.op.Expand(_c(ctx, 1, work), ctx.op.Shape(x)), dtype, from_dtype=work)
     # Square-and-multiply in the order JAX uses, so rounding matches.
     acc, base, n = None, x, abs(y)
     while n:

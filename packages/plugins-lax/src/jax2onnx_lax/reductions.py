@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import math
+
+import jax
+import jax.extend.core as jex_core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -200,20 +205,80 @@ GENERIC_REDUCE = {"add": "ReduceSum", "mul": "ReduceProd", "max": "ReduceMax", "
 BINARY_OPS = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
 
 
-@lowering("reduce", component="jax.lax.reduce", onnx=[*GENERIC_REDUCE.values(), *BINARY_OPS.values()], since="0.1.0",
-          doc=LAX_DOC.format("reduce"),
+def separable_body(jaxpr, count: int) -> list[str] | None:
+    """The primitive of each output of a ``count``-operand reduction body when output k is one of
+    add, mul, max, min applied to accumulator k and element k alone (a max and a min side by side), else None."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    accs, elems = jaxpr.invars[:count], jaxpr.invars[count:]
+    producers = {id(v): e for e in jaxpr.eqns for v in e.outvars}
+    ops = []
+    for k, out in enumerate(jaxpr.outvars):
+        eqn = producers.get(id(out))
+        if eqn is None or eqn.primitive.name not in GENERIC_REDUCE or set(map(id, eqn.invars)) != {id(accs[k]),
+                                                                                                  id(elems[k])}:
+            return None
+        ops.append(eqn.primitive.name)
+    return ops if len(jaxpr.eqns) == count else None
+
+
+def _reduce_with_init(ctx, x, init, body: str, dimensions, dtype):
+    work = compute_dtype(dtype)
+    x, init = (ctx.cast(v, work, from_dtype=dtype) for v in (x, init))
+    out = ctx.builder.op(GENERIC_REDUCE[body], [x, ctx.const(np.array(dimensions, np.int64))], {"keepdims": 0})
+    return ctx.cast(ctx.builder.op(BINARY_OPS[body], [init, out]), dtype, from_dtype=work)
+
+
+def reduce_in_order(*args, body, dimensions):
+    """``lax.reduce`` as XLA runs it on CPU: the body applied elementwise to the accumulators and each
+    reduced element in turn (row-major over ``dimensions``), from the init values."""
+    n = len(args) // 2
+    xs, inits = args[:n], args[n:]
+    keep = [d for d in range(xs[0].ndim) if d not in dimensions]
+    rest = tuple(xs[0].shape[d] for d in keep)
+    steps, size = math.prod(xs[0].shape[d] for d in dimensions), math.prod(rest)
+    flat = [jnp.transpose(x, (*dimensions, *keep)).reshape(steps, size) for x in xs]
+    apply = jax.vmap(jex_core.jaxpr_as_fun(body))
+    accs = tuple(jnp.broadcast_to(i, (size,)) for i in inits)
+    accs = lax.fori_loop(0, steps, lambda i, accs: tuple(apply(*accs, *(f[i] for f in flat))), accs)
+    return [a.reshape(rest) for a in accs]
+
+
+def _argmax_pair(x, index):
+    """A two-operand reduce: the largest value and, among ties, the smallest index (what argmax does)."""
+    def body(acc, elem):
+        better = (elem[0] > acc[0]) | ((elem[0] == acc[0]) & (elem[1] < acc[1]))
+        return lax.select(better, elem[0], acc[0]), lax.select(better, elem[1], acc[1])
+    return lax.reduce((x, index), (np.array(-np.inf, x.dtype), np.int32(2**31 - 1)), body, (1,))
+
+
+@lowering("reduce", component="jax.lax.reduce", onnx=[*GENERIC_REDUCE.values(), *BINARY_OPS.values(), "Loop"],
+          since="0.1.0", doc=LAX_DOC.format("reduce"),
           testcases=[
               Testcase("reduce_generic_max_init", fn=lambda x: lax.reduce(x, np.array(0.5, x.dtype), lax.max, (1,)),
                        inputs=[("B", 4)]),
               Testcase("reduce_generic_sum_init", fn=lambda x: lax.reduce(x, np.int32(10), lax.add, (0, 1)),
                        inputs=[("B", 3)], input_dtypes=[np.int32]),
+              Testcase("reduce_variadic_max_min",
+                       fn=lambda x, i: lax.reduce((x, i), (np.float32(3), np.int32(0)),
+                                                  lambda a, b: (lax.max(a[0], b[0]), lax.min(a[1], b[1])), (0,)),
+                       inputs=[("B", 4), ("B", 4)], input_dtypes=[np.float32, np.int32],
+                       expect_ops=["ReduceMax", "Max", "ReduceMin", "Min"], x64=False),
+              Testcase("reduce_variadic_argmax_pair", fn=lambda x, i: _argmax_pair(x, i),
+                       inputs=[("B", 5), ("B", 5)], input_dtypes=[np.float32, np.int32],
+                       input_values=lambda rng, s: [rng.integers(0, 3, s[0]), rng.permutation(s[1][1]) * np.ones(
+                           s[1], np.int32)], x64=False),
+              Testcase("reduce_variadic_over_symbolic_axis", fn=lambda x, i: _argmax_pair(x.T, i.T),
+                       inputs=[(5, "B"), (5, "B")], input_dtypes=[np.float32, np.int32],
+                       input_values=lambda rng, s: [rng.integers(0, 3, s[0]), rng.integers(0, 9, s[1])], x64=False),
           ])
 def lower_reduce(ctx, *operands, computation, jaxpr, dimensions):
-    body = binary_body(jaxpr)
-    if len(operands) != 2 or body not in GENERIC_REDUCE:
-        raise ctx.fail("only single-operand reductions by one of add, mul, max, min are supported")
-    dtype = ctx.in_avals[0].dtype
-    work = compute_dtype(dtype)
-    x, init = (ctx.cast(v, work, from_dtype=dtype) for v in operands)
-    out = ctx.builder.op(GENERIC_REDUCE[body], [x, ctx.const(np.array(dimensions, np.int64))], {"keepdims": 0})
-    return ctx.cast(ctx.builder.op(BINARY_OPS[body], [init, out]), dtype, from_dtype=work)
+    count = len(operands) // 2
+    ops = separable_body(jaxpr, count)
+    if ops is not None:
+        return [_reduce_with_init(ctx, x, init, op, dimensions, a.dtype)
+                for x, init, op, a in zip(operands[:count], operands[count:], ops, ctx.in_avals)]
+    body = jaxpr if isinstance(jaxpr, jex_core.ClosedJaxpr) else jex_core.ClosedJaxpr(jaxpr, [])
+    specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
+    with jax.enable_x64(ctx.converter.double):
+        closed = jax.make_jaxpr(functools.partial(reduce_in_order, body=body, dimensions=tuple(dimensions)))(*specs)
+    return ctx.lower_jaxpr(closed, *operands)

@@ -401,6 +401,27 @@ def lower_select_and_scatter_add(ctx, source, operand, *, select_prim, window_di
     return layout.from_pool(ctx, ctx.op.Reshape(summed, ctx.op.Shape(x)), ctx.in_avals[1].shape)
 
 
+def _dilated_select_and_gather_add(ctx, tangents, operand, *, select_prim, base_dilation, **params):
+    """Base dilation as XLA applies it: holes between the operand's elements hold the select's identity
+    (-inf for a max, +inf for a min) and a zero tangent; the undilated rule then runs on that."""
+    dtype = ctx.in_avals[1].dtype
+    larger = select_prim is lax.ge_p
+    if jnp.issubdtype(dtype, jnp.floating):
+        hole = -np.inf if larger else np.inf
+    else:
+        hole = jnp.iinfo(dtype).min if larger else jnp.iinfo(dtype).max
+    spread = [(0, 0, d - 1) for d in base_dilation]
+
+    def dilated(t, x):
+        t, x = lax.pad(t, np.zeros((), t.dtype), spread), lax.pad(x, np.array(hole, x.dtype), spread)
+        return ctx.eqn.primitive.bind(t, x, select_prim=select_prim, base_dilation=(1,) * len(spread), **params)
+
+    specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
+    with jax.enable_x64(ctx.converter.double):
+        closed = jax.make_jaxpr(dilated)(*specs)
+    return ctx.lower_jaxpr(closed, tangents, operand)
+
+
 @lowering("select_and_gather_add", component="jax.lax.select_and_gather_add", onnx=["MaxPool", "GatherElements"],
           since="0.1.0", doc=LAX_DOC.format("reduce_window"),
           testcases=[
@@ -410,11 +431,17 @@ def lower_select_and_scatter_add(ctx, source, operand, *, select_prim, window_di
                   y, jnp.inf, lax.min, (1, 2), (1, 1), "VALID", window_dilation=(1, 2)), (x,), (t,)),
                        inputs=[("B", 6), ("B", 6)], input_values=lambda rng, s: [*_ties_f(rng, s[:1]),
                                                                                  rng.standard_normal(s[1])]),
+              Testcase("reduce_window_max_jvp_base_dilated", fn=lambda x, t: jax.jvp(lambda y: lax.reduce_window(
+                  y, -jnp.inf, lax.max, (2, 2), (1, 1), "VALID", base_dilation=(2, 3)), (x,), (t,)),
+                       inputs=[("B", 4), ("B", 4)]),
           ])
 def lower_select_and_gather_add(ctx, tangents, operand, *, select_prim, window_dimensions, window_strides, padding,
                                 base_dilation, window_dilation):
     if any(f != 1 for f in base_dilation):
-        raise ctx.fail("base dilation is not supported")
+        return _dilated_select_and_gather_add(ctx, tangents, operand, select_prim=select_prim,
+                                              window_dimensions=window_dimensions, window_strides=window_strides,
+                                              padding=padding, base_dilation=base_dilation,
+                                              window_dilation=window_dilation)
     layout, _, index = _max_pool_argmax(ctx, operand, select_prim, window_dimensions, window_strides, padding,
                                         window_dilation)
     tangents = ctx.op.Reshape(layout.to_pool(ctx, tangents, ctx.in_avals[0].shape), _i64(ctx, [-1]))
