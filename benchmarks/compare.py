@@ -70,9 +70,9 @@ def measure_cold(runs: int) -> dict:
 
 
 def measure_export(depths: list[int], runs: int) -> dict:
-    from jax2onnx import to_onnx
-
     from models import build
+
+    from jax2onnx import to_onnx
 
     figures = {}
     for depth in depths:
@@ -94,10 +94,9 @@ def measure_ort(batches: list[int], runs: int) -> dict:
     import jax
     import numpy as np
     import onnxruntime as ort
+    from models import build
 
     from jax2onnx import to_onnx
-
-    from models import build
 
     figures = {}
     for name, config in ORT_MODELS.items():
