@@ -6,6 +6,6 @@ plugin_index = PluginIndex(
     distribution="jax2onnx-examples",
     modules={},
     coverage_modules=[f"jax2onnx_examples.{m}" for m in (
-        "mlp", "cnn", "transformer", "autoencoder", "vit",
+        "mlp", "cnn", "transformer", "autoencoder", "vit", "llm",
     )],
 )
