@@ -7,6 +7,6 @@ plugin_index = PluginIndex(
     modules={},
     coverage_modules=[f"jax2onnx_examples.{m}" for m in (
         "mlp", "cnn", "transformer", "autoencoder", "vit", "llm",
-        "moe", "rl", "rnn", "mixer", "resnet", "clip", "unet",
+        "moe", "rl", "rnn", "mixer", "resnet", "clip", "unet", "beyond_nnx",
     )],
 )
