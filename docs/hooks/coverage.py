@@ -63,6 +63,9 @@ def render(kind: str) -> str:
         if not entries:
             continue
         out.append(f"\n## {title}\n\n`{dist}`\n")
+        if dist == "jax2onnx-examples":
+            out.extend(_example_rows(entries, results))
+            continue
         out.append("| Component | ONNX ops | Testcases | Since |")
         out.append("|---|---|---|---|")
         for row in entries:
@@ -73,3 +76,20 @@ def render(kind: str) -> str:
             cases = "<br>".join(f"`{tc.name}` {_status(row.component, tc.name, results)}" for tc in row.testcases)
             out.append(f"| {name} | {onnx_ops} | {cases or '—'} | {row.since} |")
     return "\n".join(out) + "\n"
+
+
+def _example_rows(entries, results: dict[str, str]) -> list[str]:
+    """The examples table: the examples' own metadata (description, parameter counts, parts) and test status."""
+    from jax2onnx_examples._zoo import EXAMPLES
+
+    out = ["| Example | Description | Parameters (tested / full size) | Built from | Testcases | Since |",
+           "|---|---|---|---|---|---|"]
+    for row in entries:
+        ex = EXAMPLES.get(row.component.removeprefix("examples."))
+        if ex is None:
+            continue
+        parts = ", ".join(f"`{c}`" for c in ex.components)
+        cases = "<br>".join(f"`{tc.name}` {_status(row.component, tc.name, results)}" for tc in row.testcases)
+        out.append(f"| `{ex.name}` | {ex.description} | {ex.param_count('small'):,} / {ex.param_count('full'):,} "
+                   f"| {parts} | {cases} | {ex.since} |")
+    return out
