@@ -152,16 +152,21 @@ def render_coverage(run: Run) -> str:
 
 
 def render_examples(run: Run) -> str:
-    out = ["| Component | Description | Parameters | Children | Testcases | Since |", "|---|---|---|---|---|---|"]
+    """The examples table, from the examples' own metadata (description, sizes, parts) and test status."""
+    from jax2onnx_examples._zoo import EXAMPLES
+
+    out = ["| Example | Description | Parameters (tested / full size) | Built from | Testcases | Since |",
+           "|---|---|---|---|---|---|"]
     for dist in _distributions(run, examples=True):
         for row in sorted(_by_distribution(run)[dist], key=lambda r: r.component):
-            meta = getattr(row, "metadata", None) or {}
-            desc = (meta.get("description") if isinstance(meta, dict) else "") or (row.doc if "://" not in row.doc
-                                                                                    else "")
-            params = meta.get("parameters", "") if isinstance(meta, dict) else ""
-            children = ", ".join(f"`{c}`" for c in (meta.get("children", ()) if isinstance(meta, dict) else ()))
+            ex = EXAMPLES.get(row.component.removeprefix("examples."))
             tcs = "<br>".join(f"`{tc.name}` {run.badges(row, tc)}" for tc in row.testcases) or "—"
-            out.append(f"| {_name(row)} | {desc or '—'} | {params or '—'} | {children or '—'} | {tcs} | {row.since} |")
+            if ex is None:
+                out.append(f"| {_name(row)} | — | — | — | {tcs} | {row.since} |")
+                continue
+            parts = ", ".join(f"`{c}`" for c in ex.components)
+            out.append(f"| `{ex.name}` | {ex.description} | {ex.param_count('small'):,} / "
+                       f"{ex.param_count('full'):,} | {parts} | {tcs} | {ex.since} |")
     return "\n".join(out) + "\n"
 
 

@@ -5,5 +5,8 @@ from jax2onnx.plugin import PluginIndex
 plugin_index = PluginIndex(
     distribution="jax2onnx-examples",
     modules={},
-    coverage_modules=["jax2onnx_examples.mlp", "jax2onnx_examples.cnn", "jax2onnx_examples.transformer"],
+    coverage_modules=[f"jax2onnx_examples.{m}" for m in (
+        "mlp", "cnn", "transformer", "autoencoder", "vit", "llm",
+        "moe", "rl", "rnn", "mixer", "resnet", "clip", "unet", "beyond_nnx",
+    )],
 )

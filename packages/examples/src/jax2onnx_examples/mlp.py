@@ -2,7 +2,9 @@
 
 from flax import nnx
 
-from jax2onnx.plugin import Testcase, coverage
+from jax2onnx.plugin import Testcase
+
+from ._zoo import example
 
 
 class MLP(nnx.Module):
@@ -17,20 +19,23 @@ class MLP(nnx.Module):
         return self.linear2(x)
 
 
-def make_mlp() -> MLP:
-    model = MLP(30, 20, 10, rngs=nnx.Rngs(0))
+def make_mlp(din: int = 30, dmid: int = 20, dout: int = 10) -> MLP:
+    model = MLP(din, dmid, dout, rngs=nnx.Rngs(0))
     model.eval()
     return model
 
 
-coverage(
-    "examples.mlp",
-    via=["flax.nnx.Linear", "flax.nnx.BatchNorm", "flax.nnx.Dropout", "flax.nnx.gelu"],
+example(
+    "mlp",
+    description="The quickstart MLP: Linear, BatchNorm and Dropout (eval mode), gelu.",
+    components=["flax.nnx.Linear", "flax.nnx.BatchNorm", "flax.nnx.Dropout", "flax.nnx.gelu"],
     onnx=["Gemm", "BatchNormalization", "Gelu"],
     since="0.1.0",
-    testcases=[Testcase("example_mlp", factory=make_mlp, inputs=[("B", 30)], x64=False,
-                        opsets=(23,), expect_ops=["Gemm", "BatchNormalization", "Gelu", "Gemm"]),
-               Testcase("example_mlp_opset18", factory=make_mlp, inputs=[("B", 30)], x64=False, opsets=(18,)),
+    build=lambda cfg: make_mlp(*cfg),
+    inputs=lambda cfg: [("B", cfg[0])],
+    configs={"small": (30, 20, 10), "full": (784, 1024, 10)},
+    expect_ops=["Gemm", "BatchNormalization", "Gelu", "Gemm"],
+    testcases=[Testcase("example_mlp_opset18", factory=make_mlp, inputs=[("B", 30)], x64=False, opsets=(18,)),
                # Deployment targets (TensorRT, OpenVINO, older runtimes): Gelu decomposes below opset 20.
                Testcase("example_mlp_old_opsets", factory=make_mlp, inputs=[("B", 30)], x64=False, opsets=(17, 16, 13),
                         forbid_ops=("Identity", "Gelu"))],
