@@ -50,6 +50,8 @@ GROUP_TOLERANCES: dict[str, dict[str, tuple[float, float]]] = {
     "conv_general_dilated": {"float32": (1e-4, 1e-4)},
     # XLA rounds every partial sum to float16/bfloat16; the export sums in float32 and rounds once.
     "cumsum": {"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 5e-2)},
+    # XLA's float32 lgamma is off by up to 5e-6 absolute near its zeros (against float64); the export is exact there.
+    "lgamma": {"float32": (1e-5, 1e-5)},
 }
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
