@@ -55,6 +55,8 @@ GROUP_TOLERANCES: dict[str, dict[str, tuple[float, float]]] = {
     # ONNX Runtime's DFT sums lengths that are not powers of two term by term where XLA's FFT factors them:
     # float32 errors grow to ~1e-4 of the transform's largest entries (~60 for 4080-point transforms).
     "fft": {"float32": (1e-4, 1e-2), "complex64": (1e-4, 1e-2)},
+    # XLA's float32 lgamma is off by up to 5e-6 absolute near its zeros (against float64); the export is exact there.
+    "lgamma": {"float32": (1e-5, 1e-5)},
 }
 # Matrix factorizations: XLA calls LAPACK's blocked algorithms, the export unblocked loops of the same
 # (backward stable) steps. They agree to a few ulps of the matrix's scale, not of each entry: errors count
