@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import re
 import secrets
@@ -19,10 +20,10 @@ import onnx_ir as ir
 
 from . import _compat, modes, passes
 from .builder import GraphBuilder, Namer, from_physical, onnx_dtype, tensor_type, to_physical
-from .errors import ExportOptionError, Jax2OnnxError
+from .errors import ExportOptionError, Jax2OnnxError, UnknownOptionError
 from .layout import NCHW_TO_NHWC, NHWC_TO_NCHW, Layout
 from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog
-from .registry import get_registry
+from .registry import disabled_plugins, get_registry
 from .trace import CallTable, in_mode, input_tree, is_shape_spec, make_specs, trace
 
 MIN_OPSET, MAX_OPSET = 13, 26
@@ -53,6 +54,8 @@ def to_onnx(
     export_mode: str = "standard",
     normalization_mode: str = "auto",
     record_primitive_calls_file: str | os.PathLike | None = None,
+    disable_plugins: Sequence[str] | None = None,
+    **unknown_options: Any,
 ) -> Any:
     """Exports ``fn`` called on ``inputs`` to ONNX.
 
@@ -83,7 +86,16 @@ def to_onnx(
     (LayerNormalization, RMSNormalization, GroupNormalization) where the opset has them;
     "force_decomposed" emits their elementwise decomposition. ``record_primitive_calls_file``
     writes a log of every primitive the export lowered (nesting, params, shapes, rule).
+
+    ``disable_plugins``: plugin packages to leave out of this export, each by distribution name
+    (``"jax2onnx-plugins-nnx"``) or entry-point name (``"nnx"``); the environment variable
+    ``JAX2ONNX_DISABLE_PLUGINS`` (comma-separated, same names) adds to them. What a disabled
+    package lowered then goes through the remaining ones (a Flax NNX module through the lax
+    rules of its body), or is an unsupported-primitive error naming what was searched.
+
+    An unknown keyword option is an ``UnknownOptionError`` naming the accepted ones.
     """
+    _reject_unknown("to_onnx", unknown_options, to_onnx)
     if not callable(fn):
         raise ExportOptionError(f"fn must be callable (a function or a module): got {type(fn).__name__} {fn!r:.60}")
     _check_options(opset, return_mode, output_path)
@@ -91,10 +103,11 @@ def to_onnx(
     if random_keys not in ("input", "constant"):
         raise ExportOptionError(f"random_keys={random_keys!r}: use 'input' or 'constant'")
     options = _export_options(export_mode, normalization_mode, external_data)
+    registry = get_registry(disabled_plugins(disable_plugins))
     try:
         model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
                         input_names, output_names, input_dtypes, ir_version, training, random_keys,
-                        Layout(inputs_as_nchw, outputs_as_nchw), options, record_primitive_calls_file)
+                        Layout(inputs_as_nchw, outputs_as_nchw), options, record_primitive_calls_file, registry)
     except Jax2OnnxError as exc:
         # The message names the user's line; the converter's frames would only bury it.
         raise exc.with_traceback(None) from exc.__cause__
@@ -107,8 +120,26 @@ def to_onnx(
 
 
 def save_onnx(fn: Callable, inputs: Sequence[Any], path: str | os.PathLike, **options: Any) -> str:
-    """Exports ``fn`` and writes the model to ``path`` (weights over 1 GiB go to ``path.data``)."""
+    """Exports ``fn`` and writes the model to ``path`` (weights over 1 GiB go to ``path.data``).
+
+    ``options`` are those of ``to_onnx`` except ``return_mode`` and ``output_path``.
+    """
+    _reject_unknown("save_onnx", options, save_onnx,
+                    [p for p in _option_names(to_onnx) if p not in ("fn", "inputs", "return_mode", "output_path")])
     return to_onnx(fn, inputs, return_mode="file", output_path=path, **options)
+
+
+def _option_names(function: Callable) -> list[str]:
+    return [name for name, p in inspect.signature(function).parameters.items() if p.kind != p.VAR_KEYWORD]
+
+
+def _reject_unknown(name: str, given: Mapping[str, Any], function: Callable,
+                    accepted: Sequence[str] | None = None) -> None:
+    """An option ``function`` does not take is an error that names it, the accepted ones and a close match."""
+    accepted = list(_option_names(function) if accepted is None else accepted)
+    unknown = [k for k in given if k not in accepted]
+    if unknown:
+        raise UnknownOptionError(name, unknown[0], accepted)
 
 
 def _check_options(opset: int, return_mode: str, output_path: Any) -> None:
@@ -139,8 +170,8 @@ def _export_options(export_mode: str, normalization_mode: str, external_data: bo
 
 def _export(fn, inputs, input_params, model_name, opset, double, input_names, output_names,
             input_dtypes, ir_version, training="eval", random_keys="input", layout=None, options=None,
-            record_file=None) -> ir.Model:
-    registry = get_registry()
+            record_file=None, registry=None) -> ir.Model:
+    registry = registry or get_registry()
     calls = CallTable()
     specs = make_specs(inputs, input_dtypes, double)
     traced = trace(fn, specs, input_tree(inputs), input_params, double, registry, calls, training, random_keys)
@@ -320,6 +351,7 @@ def allclose(
     inputs_as_nchw: Sequence[int | str] | None = None,
     outputs_as_nchw: Sequence[int | str] | None = None,
     training: str = "eval",
+    **unknown_options: Any,
 ) -> tuple[bool, str]:
     """Runs ``fn`` in JAX and the model in ONNX Runtime on the same ``inputs``; ``(ok, message)``.
 
@@ -335,6 +367,7 @@ def allclose(
     compared in inference mode, as the default export computes it. Complex values travel as the
     model holds them: real arrays with a trailing axis of 2 [real, imag].
     """
+    _reject_unknown("allclose", unknown_options, allclose)
     modes.check(training)
     params = dict(input_params or {})
     values = sample_inputs(inputs, enable_double_precision)
