@@ -10,7 +10,7 @@ import secrets
 import signal
 import stat
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -243,7 +243,11 @@ def _version() -> str:
 
 
 def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: str = "standard") -> None:
-    """Writes atomically: a failed save leaves any previous file at ``path`` untouched."""
+    """Writes atomically: a failed save leaves any previous file at ``path`` untouched.
+
+    With external data the model and its ``.data`` file change as a pair (see ``_commit``): a failure
+    or a SIGINT/SIGTERM at any point leaves both old files or both new ones, and no temporary files.
+    """
     size = sum(v.const_value.nbytes for v in model.graph.initializers.values() if v.const_value is not None)
     use_external = size > EXTERNAL_DATA_THRESHOLD if external_data is None else external_data
     directory = os.path.dirname(os.path.abspath(path))
@@ -269,11 +273,12 @@ def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: s
                         entry.value = data_name
             onnx.save(proto, tmp)
             _keep_mode(os.path.join(directory, data_name), tmp_data)
-            os.replace(tmp_data, os.path.join(directory, data_name))
+            _keep_mode(path, tmp)
+            _commit(tmp, [(tmp_data, os.path.join(directory, data_name)), (tmp, path)])
         else:
             ir.save(model, tmp)
-        _keep_mode(path, tmp)
-        os.replace(tmp, path)
+            _keep_mode(path, tmp)
+            os.replace(tmp, path)
         if export_mode == "web" and os.path.exists(os.path.join(directory, data_name)):
             os.remove(os.path.join(directory, data_name))  # a stale sidecar of an earlier standard export
     except OSError as exc:
@@ -283,6 +288,66 @@ def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: s
             if os.path.exists(leftover):
                 os.remove(leftover)
         restore()
+
+
+def _commit(tmp: str, moves: list[tuple[str, str]]) -> None:
+    """Renames each written temporary over its target, all or none, with SIGINT/SIGTERM held off meanwhile.
+
+    A rename that fails undoes those before it (each replaced file was kept as a hard link). A process
+    killed outright (SIGKILL, power loss) between the renames leaves a journal listing them: the next
+    save in that directory completes them (see ``_remove_stale_temporaries``).
+    """
+    journal = tmp + ".commit"
+    done: list[tuple[str, str, str | None]] = []
+    with _signals_held():
+        with open(journal, "w", encoding="utf-8") as f:
+            f.write("".join(f"{source}\t{target}\n" for source, target in moves))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            for k, (source, target) in enumerate(moves):
+                backup = f"{tmp}.old{k}" if os.path.exists(target) else None
+                if backup is not None:
+                    try:
+                        os.link(target, backup)
+                    except OSError:  # a file system without hard links: the target is briefly absent
+                        os.replace(target, backup)
+                done.append((source, target, backup))
+                os.replace(source, target)
+        except BaseException:
+            for source, target, backup in reversed(done):
+                if backup is not None:
+                    os.replace(backup, target)
+                elif not os.path.exists(source):
+                    os.remove(target)
+            raise
+        finally:
+            os.remove(journal)
+            for _, _, backup in done:
+                if backup is not None and os.path.exists(backup):
+                    os.remove(backup)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM that arrive while the block runs take effect right after it.
+
+    Python runs signal handlers in the main thread only: there they are deferred; a save in another
+    thread is never interrupted by them anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    held = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not None]  # None: set in C
+    previous = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)
 
 
 def _signals_raise() -> Callable[[], None]:
@@ -300,16 +365,30 @@ def _signals_raise() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
-_TEMPORARY = re.compile(r"\.jax2onnx-(\d+)-[0-9a-f]+\.onnx\.tmp(\.data)?")
+_TEMPORARY = re.compile(r"\.jax2onnx-(\d+)-[0-9a-f]+\.onnx\.tmp(\.data|\.commit|\.old\d+)?")
 
 
 def _remove_stale_temporaries(directory: str) -> None:
-    """Removes what a save killed outright (SIGKILL, power loss) left in ``directory``: its process is gone."""
-    for name in os.listdir(directory):
+    """Cleans up after a save killed outright (SIGKILL, power loss) in ``directory``: its process is gone.
+
+    A save killed while renaming its files left a journal: its remaining renames are done first, so
+    the model and its data end up both new. Other leftovers are removed.
+    """
+    names = sorted(os.listdir(directory), key=lambda n: not n.endswith(".commit"))
+    for name in names:
         match = _TEMPORARY.fullmatch(name)
-        if match and not _alive(int(match.group(1))):
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(directory, name))
+        if not match or _alive(int(match.group(1))):
+            continue
+        path = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            if name.endswith(".commit"):
+                with open(path, encoding="utf-8") as f:
+                    moves = [line.split("\t") for line in f.read().splitlines()]
+                if all(len(m) == 2 for m in moves):
+                    for source, target in moves:
+                        if os.path.exists(source):
+                            os.replace(source, target)
+            os.remove(path)
 
 
 def _alive(pid: int) -> bool:
