@@ -357,6 +357,9 @@ def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape:
               _case("gather_take_along_axis_broadcast", fn=lambda x, i: jnp.take_along_axis(x, i, axis=1),
                        inputs=[("B", 5), (1, 3)], input_dtypes=[F32, I32]),
               _case("gather_negative_index", fn=lambda x: x[-1], inputs=[("B", 3)]),
+              # Found by the fuzzer: the fill mask's Where has no bool kernel in ONNX Runtime.
+              _case("gather_take_bool", fn=lambda x: jnp.take(x, np.array([0, 2], np.int32), axis=1),
+                       inputs=[("B", 3)], input_dtypes=[np.bool_]),
           ])
 def lower_gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value, **params):
     out_shape = ctx.out_avals[0].shape
@@ -366,7 +369,8 @@ def lower_gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode,
     if valid is None:
         return out
     mask = place(ctx, squeeze_last(ctx, valid), len(out_shape), dims.batch_pos, broadcast=True)
-    return ctx.op.Where(mask, out, ctx.const(np.array(fill_value, dtype=ctx.out_avals[0].dtype)))
+    dtype = ctx.out_avals[0].dtype
+    return ctx.kernel_op("Where", mask, out, ctx.const(np.array(fill_value, dtype=dtype)), dtype=dtype, data=(1, 2))
 
 
 @lowering("dynamic_slice", component="jax.lax.dynamic_slice", onnx=["Slice"], since="0.1.0",
