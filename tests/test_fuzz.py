@@ -218,7 +218,14 @@ def programs(draw, step_names=tuple(STEPS)):
         fn = STEPS[name](data, aval)
         if fn is None:
             continue
-        aval = jax.eval_shape(fn, aval)
+        try:
+            aval = jax.eval_shape(fn, aval)
+        except Exception as exc:
+            # JAX's own limit (found in a long run): a step on a dim such as 'a - 1' needs a comparison
+            # that shape polymorphism cannot decide ('a - 1' >= 1). JAX refuses it, so no export to test.
+            if type(exc).__name__ != "InconclusiveDimensionOperation":
+                raise
+            continue
         fns.append(fn)
         names.append(name)
 
