@@ -3,7 +3,16 @@
 import jax.numpy as jnp
 import pytest
 
-from jax2onnx import ExportOptionError, InputSpecError, Jax2OnnxError, OutputSpecError, to_onnx
+from jax2onnx import (
+    ExportOptionError,
+    InputSpecError,
+    Jax2OnnxError,
+    OutputSpecError,
+    UnknownOptionError,
+    allclose,
+    save_onnx,
+    to_onnx,
+)
 
 
 @pytest.mark.parametrize("spec, words", [
@@ -52,3 +61,26 @@ def test_unknown_input_param():
 
 def test_every_error_is_a_jax2onnx_error():
     assert issubclass(OutputSpecError, Jax2OnnxError) and issubclass(InputSpecError, Jax2OnnxError)
+
+
+@pytest.mark.parametrize("call, unknown, suggestion, accepted", [
+    (lambda: to_onnx(lambda x: x, [(3,)], opeset=17), "opeset", "opset", "model_name"),
+    (lambda: save_onnx(lambda x: x, [(3,)], "m.onnx", enable_double_precison=True), "enable_double_precison",
+     "enable_double_precision", "external_data"),
+    (lambda: allclose(lambda x: x, None, [(3,)], rtoll=1e-3), "rtoll", "rtol", "atol"),
+    (lambda: to_onnx(lambda x: x, [(3,)], zzz=1), "zzz", None, "input_params"),
+], ids=["to_onnx", "save_onnx", "allclose", "no-close-match"])
+def test_unknown_keyword_option(call, unknown, suggestion, accepted):
+    with pytest.raises(UnknownOptionError) as info:
+        call()
+    message = str(info.value)
+    assert f"unknown option {unknown!r}" in message and "Accepted options:" in message and accepted in message
+    assert (f"Did you mean {suggestion!r}?" in message) if suggestion else "Did you mean" not in message
+    # Still what Python raises for an unexpected keyword, for code that catches that.
+    assert isinstance(info.value, ExportOptionError) and isinstance(info.value, TypeError)
+
+
+def test_save_onnx_options_exclude_what_it_sets_itself(tmp_path):
+    with pytest.raises(UnknownOptionError, match="unknown option 'return_mode'"):
+        save_onnx(lambda x: x, [(3,)], tmp_path / "m.onnx", return_mode="proto")
+    assert not list(tmp_path.iterdir())

@@ -16,6 +16,7 @@ from .errors import (
     PluginConflictError,
     PluginLoadError,
     TraceError,
+    UnknownOptionError,
     UnsupportedDtypeError,
     UnsupportedPrimitiveError,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "PluginConflictError",
     "PluginLoadError",
     "TraceError",
+    "UnknownOptionError",
     "UnsupportedDtypeError",
     "UnsupportedPrimitiveError",
     "allclose",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import re
 import secrets
 import signal
 import stat
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -19,11 +20,11 @@ import onnx_ir as ir
 
 from . import _compat, modes, passes
 from .builder import GraphBuilder, Namer, from_physical, onnx_dtype, tensor_type, to_physical
-from .errors import ExportOptionError, Jax2OnnxError, UnsupportedPrimitiveError
+from .errors import ExportOptionError, Jax2OnnxError, UnknownOptionError, UnsupportedPrimitiveError
 from .layout import NCHW_TO_NHWC, NHWC_TO_NCHW, Layout
 from .lower import NORMALIZATION_MODES, Converter, ExportOptions, PrimitiveLog, missing_primitives
 from .progress import Report
-from .registry import get_registry
+from .registry import disabled_plugins, get_registry
 from .trace import CallTable, in_mode, input_tree, is_shape_spec, make_specs, trace
 
 MIN_OPSET, MAX_OPSET = 13, 26
@@ -56,6 +57,8 @@ def to_onnx(
     record_primitive_calls_file: str | os.PathLike | None = None,
     source_metadata: bool = True,
     verbose: bool = False,
+    disable_plugins: Sequence[str] | None = None,
+    **unknown_options: Any,
 ) -> Any:
     """Exports ``fn`` called on ``inputs`` to ONNX.
 
@@ -91,7 +94,16 @@ def to_onnx(
     root, so models stay byte-identical across machines); False leaves them out.
     ``verbose``: print each phase's time (trace, lower, passes, save) to stderr, with a progress
     bar over the equations of a large program when stderr is a terminal.
+
+    ``disable_plugins``: plugin packages to leave out of this export, each by distribution name
+    (``"jax2onnx-plugins-nnx"``) or entry-point name (``"nnx"``); the environment variable
+    ``JAX2ONNX_DISABLE_PLUGINS`` (comma-separated, same names) adds to them. What a disabled
+    package lowered then goes through the remaining ones (a Flax NNX module through the lax
+    rules of its body), or is an unsupported-primitive error naming what was searched.
+
+    An unknown keyword option is an ``UnknownOptionError`` naming the accepted ones.
     """
+    _reject_unknown("to_onnx", unknown_options, to_onnx)
     if not callable(fn):
         raise ExportOptionError(f"fn must be callable (a function or a module): got {type(fn).__name__} {fn!r:.60}")
     _check_options(opset, return_mode, output_path)
@@ -99,11 +111,12 @@ def to_onnx(
     if random_keys not in ("input", "constant"):
         raise ExportOptionError(f"random_keys={random_keys!r}: use 'input' or 'constant'")
     options = _export_options(export_mode, normalization_mode, external_data, source_metadata)
+    registry = get_registry(disabled_plugins(disable_plugins))
     report = Report(bool(verbose))
     try:
         model = _export(fn, inputs, dict(input_params or {}), model_name, opset, enable_double_precision,
                         input_names, output_names, input_dtypes, ir_version, training, random_keys,
-                        Layout(inputs_as_nchw, outputs_as_nchw), options, record_primitive_calls_file,
+                        Layout(inputs_as_nchw, outputs_as_nchw), options, record_primitive_calls_file, registry,
                         report=report)
     except Jax2OnnxError as exc:
         # The message names the user's line; the converter's frames would only bury it.
@@ -119,8 +132,26 @@ def to_onnx(
 
 
 def save_onnx(fn: Callable, inputs: Sequence[Any], path: str | os.PathLike, **options: Any) -> str:
-    """Exports ``fn`` and writes the model to ``path`` (weights over 1 GiB go to ``path.data``)."""
+    """Exports ``fn`` and writes the model to ``path`` (weights over 1 GiB go to ``path.data``).
+
+    ``options`` are those of ``to_onnx`` except ``return_mode`` and ``output_path``.
+    """
+    _reject_unknown("save_onnx", options, save_onnx,
+                    [p for p in _option_names(to_onnx) if p not in ("fn", "inputs", "return_mode", "output_path")])
     return to_onnx(fn, inputs, return_mode="file", output_path=path, **options)
+
+
+def _option_names(function: Callable) -> list[str]:
+    return [name for name, p in inspect.signature(function).parameters.items() if p.kind != p.VAR_KEYWORD]
+
+
+def _reject_unknown(name: str, given: Mapping[str, Any], function: Callable,
+                    accepted: Sequence[str] | None = None) -> None:
+    """An option ``function`` does not take is an error that names it, the accepted ones and a close match."""
+    accepted = list(_option_names(function) if accepted is None else accepted)
+    unknown = [k for k in given if k not in accepted]
+    if unknown:
+        raise UnknownOptionError(name, unknown[0], accepted)
 
 
 def _check_options(opset: int, return_mode: str, output_path: Any) -> None:
@@ -152,9 +183,9 @@ def _export_options(export_mode: str, normalization_mode: str, external_data: bo
 
 def _export(fn, inputs, input_params, model_name, opset, double, input_names, output_names,
             input_dtypes, ir_version, training="eval", random_keys="input", layout=None, options=None,
-            record_file=None, probe=None, report=None) -> ir.Model:
+            record_file=None, registry=None, probe=None, report=None) -> ir.Model:
     report = report or Report(False)
-    registry = get_registry()
+    registry = registry or get_registry()
     calls = CallTable()
     specs = make_specs(inputs, input_dtypes, double)
     with report.phase("trace"):
@@ -245,7 +276,11 @@ def _version() -> str:
 
 
 def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: str = "standard") -> None:
-    """Writes atomically: a failed save leaves any previous file at ``path`` untouched."""
+    """Writes atomically: a failed save leaves any previous file at ``path`` untouched.
+
+    With external data the model and its ``.data`` file change as a pair (see ``_commit``): a failure
+    or a SIGINT/SIGTERM at any point leaves both old files or both new ones, and no temporary files.
+    """
     size = sum(v.const_value.nbytes for v in model.graph.initializers.values() if v.const_value is not None)
     use_external = size > EXTERNAL_DATA_THRESHOLD if external_data is None else external_data
     directory = os.path.dirname(os.path.abspath(path))
@@ -271,11 +306,12 @@ def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: s
                         entry.value = data_name
             onnx.save(proto, tmp)
             _keep_mode(os.path.join(directory, data_name), tmp_data)
-            os.replace(tmp_data, os.path.join(directory, data_name))
+            _keep_mode(path, tmp)
+            _commit(tmp, [(tmp_data, os.path.join(directory, data_name)), (tmp, path)])
         else:
             ir.save(model, tmp)
-        _keep_mode(path, tmp)
-        os.replace(tmp, path)
+            _keep_mode(path, tmp)
+            os.replace(tmp, path)
         if export_mode == "web" and os.path.exists(os.path.join(directory, data_name)):
             os.remove(os.path.join(directory, data_name))  # a stale sidecar of an earlier standard export
     except OSError as exc:
@@ -285,6 +321,66 @@ def _save(model: ir.Model, path: str, external_data: bool | None, export_mode: s
             if os.path.exists(leftover):
                 os.remove(leftover)
         restore()
+
+
+def _commit(tmp: str, moves: list[tuple[str, str]]) -> None:
+    """Renames each written temporary over its target, all or none, with SIGINT/SIGTERM held off meanwhile.
+
+    A rename that fails undoes those before it (each replaced file was kept as a hard link). A process
+    killed outright (SIGKILL, power loss) between the renames leaves a journal listing them: the next
+    save in that directory completes them (see ``_remove_stale_temporaries``).
+    """
+    journal = tmp + ".commit"
+    done: list[tuple[str, str, str | None]] = []
+    with _signals_held():
+        with open(journal, "w", encoding="utf-8") as f:
+            f.write("".join(f"{source}\t{target}\n" for source, target in moves))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            for k, (source, target) in enumerate(moves):
+                backup = f"{tmp}.old{k}" if os.path.exists(target) else None
+                if backup is not None:
+                    try:
+                        os.link(target, backup)
+                    except OSError:  # a file system without hard links: the target is briefly absent
+                        os.replace(target, backup)
+                done.append((source, target, backup))
+                os.replace(source, target)
+        except BaseException:
+            for source, target, backup in reversed(done):
+                if backup is not None:
+                    os.replace(backup, target)
+                elif not os.path.exists(source):
+                    os.remove(target)
+            raise
+        finally:
+            os.remove(journal)
+            for _, _, backup in done:
+                if backup is not None and os.path.exists(backup):
+                    os.remove(backup)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM that arrive while the block runs take effect right after it.
+
+    Python runs signal handlers in the main thread only: there they are deferred; a save in another
+    thread is never interrupted by them anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    held = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not None]  # None: set in C
+    previous = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)
 
 
 def _signals_raise() -> Callable[[], None]:
@@ -302,16 +398,30 @@ def _signals_raise() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
-_TEMPORARY = re.compile(r"\.jax2onnx-(\d+)-[0-9a-f]+\.onnx\.tmp(\.data)?")
+_TEMPORARY = re.compile(r"\.jax2onnx-(\d+)-[0-9a-f]+\.onnx\.tmp(\.data|\.commit|\.old\d+)?")
 
 
 def _remove_stale_temporaries(directory: str) -> None:
-    """Removes what a save killed outright (SIGKILL, power loss) left in ``directory``: its process is gone."""
-    for name in os.listdir(directory):
+    """Cleans up after a save killed outright (SIGKILL, power loss) in ``directory``: its process is gone.
+
+    A save killed while renaming its files left a journal: its remaining renames are done first, so
+    the model and its data end up both new. Other leftovers are removed.
+    """
+    names = sorted(os.listdir(directory), key=lambda n: not n.endswith(".commit"))
+    for name in names:
         match = _TEMPORARY.fullmatch(name)
-        if match and not _alive(int(match.group(1))):
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(directory, name))
+        if not match or _alive(int(match.group(1))):
+            continue
+        path = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            if name.endswith(".commit"):
+                with open(path, encoding="utf-8") as f:
+                    moves = [line.split("\t") for line in f.read().splitlines()]
+                if all(len(m) == 2 for m in moves):
+                    for source, target in moves:
+                        if os.path.exists(source):
+                            os.replace(source, target)
+            os.remove(path)
 
 
 def _alive(pid: int) -> bool:
@@ -354,6 +464,7 @@ def allclose(
     outputs_as_nchw: Sequence[int | str] | None = None,
     training: str = "eval",
     compare_intermediates: bool = False,
+    **unknown_options: Any,
 ) -> tuple[bool, str]:
     """Runs ``fn`` in JAX and the model in ONNX Runtime on the same ``inputs``; ``(ok, message)``.
 
@@ -375,6 +486,7 @@ def allclose(
     exposed, and the message names the first equation whose values differ: its JAX primitive,
     the user's line and the ONNX node (see ``jax2onnx.diagnose``).
     """
+    _reject_unknown("allclose", unknown_options, allclose)
     modes.check(training)
     params = dict(input_params or {})
     values = sample_inputs(inputs, enable_double_precision)

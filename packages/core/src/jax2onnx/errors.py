@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class Jax2OnnxError(Exception):
     """Root of every error raised by jax2onnx."""
@@ -13,6 +15,17 @@ class InputSpecError(Jax2OnnxError, ValueError):
 
 class ExportOptionError(Jax2OnnxError, ValueError):
     """An option passed to to_onnx/save_onnx/allclose is invalid."""
+
+
+class UnknownOptionError(ExportOptionError, TypeError):
+    """A keyword option that to_onnx/save_onnx/allclose do not take (a TypeError too, as Python's own)."""
+
+    def __init__(self, function: str, unknown: str, accepted: list[str]):
+        self.function, self.unknown, self.accepted = function, unknown, accepted
+        close = difflib.get_close_matches(unknown, accepted, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(
+            f"{function}() got an unknown option {unknown!r}.{hint} Accepted options: {', '.join(accepted)}.")
 
 
 class TraceError(Jax2OnnxError):
@@ -73,6 +86,10 @@ class OpsetError(LoweringError):
 
 class PluginLoadError(Jax2OnnxError):
     """A plugin package or one of its modules could not be imported."""
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin package failed to load at discovery; exports go on without it."""
 
 
 class PluginConflictError(Jax2OnnxError):

@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 import numpy as np
+import onnx
 import onnx_ir as ir
 
 from . import _compat, kernels
@@ -228,7 +229,7 @@ class Converter:
         else:
             entry = self.registry.lookup(name)
             if entry is not None:
-                ctx.lowered_by = _rule_name(entry)
+                ctx.lowered_by, ctx.entry = _rule_name(entry), entry
                 if self.options.source_metadata:
                     builder.node_metadata = {**builder.node_metadata, "jax2onnx.rule": ctx.lowered_by}
                 outs = ctx.run(entry.rule, inputs, ctx.params)
@@ -249,6 +250,7 @@ class Converter:
                        inputs: list[ir.Value]) -> Any:
         entry = self.registry.lookup(COMPLEX_PREFIX + name)
         if entry is not None:
+            ctx.entry = entry
             return ctx.run(entry.rule, inputs, ctx.params)
         if name in COMPLEX_PARTWISE:
             return self.lower_jaxpr(builder, _compat.on_physical_data(ctx.eqn, physical_type), [], inputs)
@@ -287,7 +289,7 @@ class Converter:
         for slot, value in zip(record.dynamic, inputs):
             leaves[slot] = value
         arguments = jax.tree_util.tree_unflatten(record.treedef, leaves)
-        ctx.lowered_by = f"{record.target}: {_rule_name(entry)}"
+        ctx.lowered_by, ctx.entry = f"{record.target}: {_rule_name(entry)}", entry
         outs = ctx.run(lambda c, *_, **kw: entry.rule(c, **arguments), inputs, {})
         if outs is NotImplemented:
             ctx.lowered_by = f"{record.target}: body inlined (the rule declined)"
@@ -410,6 +412,7 @@ class LoweringContext:
         self.eqn = eqn
         self.op = _OpProxy(builder)
         self.lowered_by = ""
+        self.entry: Any = None  # the plugin row whose rule lowers this equation, once one runs
         # True while a named call's rule runs on arguments that vmap gave a leading batch axis.
         self.vmapped = False
 
@@ -543,16 +546,107 @@ class LoweringContext:
             raise
         except Exception as exc:
             raise LoweringError(
-                f"Lowering '{self.eqn.primitive.name}' at {self.source} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+                f"Lowering '{self.eqn.primitive.name}' at {self.source} failed in {rule_origin(self.entry)}: "
+                f"{type(exc).__name__}: {exc}") from exc
 
     def finish(self, outs: Any) -> list[ir.Value]:
-        if isinstance(outs, ir.Value):
+        if isinstance(outs, (ir.Value, str)) or not hasattr(outs, "__iter__"):
             outs = [outs]
         outs = list(outs)
         if len(outs) != len(self.eqn.outvars):
-            raise self.fail(f"the rule returned {len(outs)} outputs, the equation has {len(self.eqn.outvars)}")
+            raise self.fail(f"{rule_origin(self.entry)} returned {len(outs)} outputs, the equation has "
+                            f"{len(self.eqn.outvars)}")
+        if self.entry is not None:
+            check_rule_outputs(self, outs)
         for out, aval in zip(outs, self.out_avals):
             if out.type is None:
                 out.type, out.shape = tensor_type(aval.dtype, aval.shape)
         return outs
+
+
+# Plugin packages of this project: their rules' outputs are checked by the testing kit (see check_rule_outputs).
+FIRST_PARTY_PLUGINS = frozenset(
+    {"jax2onnx-plugins-lax", "jax2onnx-plugins-nnx", "jax2onnx-plugins-equinox", "jax2onnx-examples"})
+
+
+def rule_origin(entry: Any) -> str:
+    """``the rule module:function of plugin package 'name'`` for error messages."""
+    if entry is None:
+        return "jax2onnx's own lowering"
+    function = getattr(entry.rule, "__qualname__", getattr(entry.rule, "__name__", "rule"))
+    return f"the rule {entry.module}:{function} of plugin package '{entry.distribution or 'unknown'}'"
+
+
+def check_rule_outputs(ctx: LoweringContext, outs: Sequence[Any]) -> None:
+    """A rule's outputs must have the dtype and shape of the equation's: a wrong one fails here, naming the rule.
+
+    An output the rule typed is compared as it is. One it left untyped is inferred from its node (ONNX's
+    per-node inference, on typed inputs only) for packages outside this project; this project's rules
+    skip that (about half a millisecond per equation): the testing kit runs strict whole-model shape
+    inference on every testcase of theirs. Symbolic dims are not compared.
+    """
+    infer = ctx.entry.distribution not in FIRST_PARTY_PLUGINS
+    for i, (out, aval) in enumerate(zip(outs, ctx.out_avals)):
+        if not isinstance(out, ir.Value):
+            raise ctx.fail(f"{rule_origin(ctx.entry)} returned {type(out).__name__} as output {i}, not a graph value")
+        want_type, want_shape = tensor_type(aval.dtype, aval.shape)
+        if out.type is not None:
+            got_dtype, got_shape = out.dtype, out.shape
+        else:
+            got_dtype, got_shape = _node_inferred(ctx, out) if infer else (None, None)
+        problem = None
+        if got_dtype is not None and got_dtype != want_type.dtype:
+            problem = f"dtype {_dtype_text(got_dtype)} where the equation gives {_dtype_text(want_type.dtype)}"
+        elif got_shape is not None and not _same_static_shape(got_shape, want_shape):
+            problem = f"shape {_dims_text(got_shape)} where the equation gives {_dims_text(want_shape)}"
+        if problem:
+            raise ctx.fail(f"{rule_origin(ctx.entry)} returned output {i} with {problem}. "
+                           "This is a bug in that plugin: report it to its authors, or disable the package "
+                           "(to_onnx(disable_plugins=[...]) or JAX2ONNX_DISABLE_PLUGINS) to use another.")
+
+
+def _same_static_shape(got: Sequence[Any], want: Sequence[Any]) -> bool:
+    if len(got) != len(want):
+        return False
+    return all(not (isinstance(g, int) and isinstance(w, int)) or g == w for g, w in zip(got, want))
+
+
+def _dtype_text(dtype: ir.DataType) -> str:
+    try:
+        return np.dtype(dtype.numpy()).name
+    except Exception:
+        return dtype.name.lower()
+
+
+def _dims_text(shape: Sequence[Any]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _node_inferred(ctx: LoweringContext, out: ir.Value) -> tuple[Any, Any]:
+    """(dtype, static-or-None dims) of an untyped output as ONNX infers it from its node, else (None, None)."""
+    node = out.producer()
+    if node is None or node.domain not in ("", "ai.onnx") or any(
+            a.type == ir.AttributeType.GRAPH or a.type == ir.AttributeType.GRAPHS for a in node.attributes.values()):
+        return None, None
+    if any(v is not None and v.type is None for v in node.inputs):
+        return None, None
+    try:
+        schema = onnx.defs.get_schema(node.op_type, ctx.opset, "")
+        proto = ir.serde.serialize_node(node)
+        types = {v.name: _type_proto(v) for v in node.inputs if v is not None}
+        inferred = onnx.shape_inference.infer_node_outputs(schema, proto, types)
+    except Exception:
+        return None, None  # no verdict: ONNX cannot infer this node on its own
+    found = inferred.get(out.name)
+    if found is None or not found.HasField("tensor_type") or not found.tensor_type.elem_type:
+        return None, None
+    tensor = found.tensor_type
+    dtype = ir.DataType(tensor.elem_type)
+    if not tensor.HasField("shape"):
+        return dtype, None
+    return dtype, [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor.shape.dim]
+
+
+def _type_proto(value: ir.Value) -> Any:
+    dims = None if value.shape is None else [d if isinstance(d, int) else str(d) for d in value.shape]
+    return onnx.helper.make_tensor_type_proto(int(value.dtype), dims)

@@ -231,6 +231,39 @@ def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
         return None
 
 
+class BodyOutputsPass(ir.passes.InPlacePass):
+    """A control-flow body's outputs are produced in it: IdentityElimination can leave an outer value there."""
+
+    def call(self, model: ir.Model) -> ir.passes.PassResult:
+        modified = False
+        for node in ir.traversal.RecursiveGraphIterator(model.graph):
+            for attr in node.attributes.values():
+                if attr.type == ir.AttributeType.GRAPH:
+                    bodies = [attr.value]
+                elif attr.type == ir.AttributeType.GRAPHS:
+                    bodies = list(attr.value)
+                else:
+                    continue
+                for body in bodies:
+                    modified |= _own_outputs(body)
+        return ir.passes.PassResult(model, modified)
+
+
+def _own_outputs(body: ir.Graph) -> bool:
+    modified = False
+    for i, out in enumerate(body.outputs):
+        producer = out.producer()
+        if (producer is None and out in body.inputs) or (producer is not None and producer.graph is body):
+            continue
+        identity = ir.node("Identity", [out])
+        copy = identity.outputs[0]
+        copy.name, copy.type, copy.shape = f"{out.name}_in_{body.name}", out.type, out.shape
+        body.append(identity)
+        body.outputs[i] = copy
+        modified = True
+    return modified
+
+
 def clean(model: ir.Model) -> ir.Model:
     """Transposes pushed down and merged, folding of data movement, dead code, duplicates, CSE, Identity."""
     for _ in range(8):  # each round moves Transposes past a run of elementwise ops; a handful settles
@@ -242,6 +275,7 @@ def clean(model: ir.Model) -> ir.Model:
         common.DeduplicateHashedInitializersPass(),
         common.CommonSubexpressionEliminationPass(),
         common.IdentityEliminationPass(),
+        BodyOutputsPass(),
         common.RemoveUnusedNodesPass(),
         common.RemoveUnusedFunctionsPass(),
         common.RemoveUnusedOpsetsPass(),

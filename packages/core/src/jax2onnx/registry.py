@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import threading
+import warnings
 from collections.abc import Iterable
 
-from .errors import PluginConflictError, PluginLoadError
+from .errors import ExportOptionError, PluginConflictError, PluginLoadError, PluginLoadWarning
 from .plugin import CALL_PREFIX, COMPLEX_PREFIX, Lowering, PluginIndex, registered_in
 
 ENTRY_POINT_GROUP = "jax2onnx.plugins"
@@ -39,7 +41,8 @@ class Registry:
 
     @property
     def searched(self) -> list[str]:
-        return [i.distribution for i in self.indexes] + [f"{d} (failed to load)" for d in self.broken]
+        return ([i.distribution for i in self.indexes] + [f"{d} (failed to load)" for d in self.broken]
+                + [f"{d} (disabled)" for d in getattr(self, "disabled", ())])
 
     def lookup(self, target: str) -> Lowering | None:
         if target in self._loaded:
@@ -99,8 +102,12 @@ def discover() -> Registry:
     """Reads every installed plugin index; a package that fails to load is recorded, not fatal."""
     indexes: list[PluginIndex] = []
     broken: dict[str, str] = {}
+    skipped = _disabled_by_environment()
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         name = ep.dist.name if ep.dist is not None else ep.name
+        _entry_point_names[name] = ep.name
+        if {name, ep.name} & skipped:
+            continue  # not even imported: disabling is how a user gets past a plugin that breaks on import
         try:
             index = ep.load()
             if callable(index) and not isinstance(index, PluginIndex):
@@ -109,17 +116,26 @@ def discover() -> Registry:
                 raise TypeError(f"entry point {ep.value!r} is not a jax2onnx.plugin.PluginIndex")
         except Exception as exc:
             broken[name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(PluginLoadWarning(
+                f"jax2onnx: plugin package '{name}' (entry point '{ep.name}') failed to load: {broken[name]}. "
+                f"Exports go on without it. Reinstall or upgrade '{name}', or disable it with "
+                f"JAX2ONNX_DISABLE_PLUGINS={ep.name}."), stacklevel=2)
             continue
         indexes.append(index)
     return Registry(indexes + _extra, broken)
 
 
-def get_registry() -> Registry:
+def get_registry(disabled: frozenset[str] = frozenset()) -> Registry:
+    """The installed plugins; without those ``disabled`` names (see :func:`disabled_plugins`)."""
     global _registry
     with _lock:
         if _registry is None:
             _registry = discover()
-        return _registry
+        if not disabled:
+            return _registry
+        if disabled not in _without:
+            _without[disabled] = _without_plugins(_registry, disabled)
+        return _without[disabled]
 
 
 def refresh() -> Registry:
@@ -127,6 +143,7 @@ def refresh() -> Registry:
     global _registry
     with _lock:
         _registry = None
+        _without.clear()
     importlib.invalidate_caches()
     return get_registry()
 
@@ -135,3 +152,50 @@ def add_index(index: PluginIndex) -> None:
     """Registers an index in-process, without an installed distribution (tests, notebooks)."""
     _extra.append(index)
     refresh()
+
+
+def remove_index(index: PluginIndex) -> None:
+    """Undoes :func:`add_index`."""
+    _extra.remove(index)
+    refresh()
+
+
+# Disabling plugins: by distribution name ("jax2onnx-plugins-nnx") or entry-point name ("nnx").
+DISABLE_ENVIRONMENT_VARIABLE = "JAX2ONNX_DISABLE_PLUGINS"
+_entry_point_names: dict[str, str] = {}  # distribution -> its entry point's name, filled by discover()
+_without: dict[frozenset[str], Registry] = {}
+
+
+def _disabled_by_environment() -> set[str]:
+    return {n.strip() for n in os.environ.get(DISABLE_ENVIRONMENT_VARIABLE, "").split(",") if n.strip()}
+
+
+def disabled_plugins(names: Iterable[str] | None = None) -> frozenset[str]:
+    """The distributions to leave out: ``names`` (an export option) plus those in ``JAX2ONNX_DISABLE_PLUGINS``.
+
+    A name that is no installed plugin's is an error for the option; from the environment it only
+    warns (the variable may be set for environments that do have the package).
+    """
+    if isinstance(names, str):
+        raise ExportOptionError(f"disable_plugins={names!r}: give a list of names, such as [{names!r}]")
+    registry = get_registry()
+    known = {i.distribution: i.distribution for i in registry.indexes} | {d: d for d in registry.broken}
+    known |= {d: d for d in _entry_point_names} | {e: d for d, e in _entry_point_names.items()}
+    chosen = set()
+    for name, from_option in [(n, True) for n in names or ()] + [(n, False) for n in _disabled_by_environment()]:
+        if name in known:
+            chosen.add(known[name])
+            continue
+        message = (f"no installed plugin package is called {name!r}; installed: "
+                   f"{', '.join(sorted(f'{d} ({_entry_point_names.get(d, d)})' for d in set(known.values())))}")
+        if from_option:
+            raise ExportOptionError(f"disable_plugins: {message}")
+        warnings.warn(f"{DISABLE_ENVIRONMENT_VARIABLE}: {message}", stacklevel=3)
+    return frozenset(chosen)
+
+
+def _without_plugins(registry: Registry, disabled: frozenset[str]) -> Registry:
+    filtered = Registry([i for i in registry.indexes if i.distribution not in disabled],
+                        {d: why for d, why in registry.broken.items() if d not in disabled})
+    filtered.disabled = sorted(disabled)
+    return filtered

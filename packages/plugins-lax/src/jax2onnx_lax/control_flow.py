@@ -86,6 +86,11 @@ def _branch_by_size(rng, shapes):
 
 
 COND_CASES = [
+    # Found by the fuzzer: a branch returning an operand computed outside (x + 1, twice after CSE) lost
+    # its Identity to IdentityEliminationPass, leaving an outer value as the body's output.
+    Testcase("cond_branch_returns_outer_value",
+             fn=lambda p, x: jax.lax.cond(p, lambda v: v, lambda v: v * 2, x + 1.0),
+             inputs=[(), ("B", 3)], input_dtypes=[np.bool_, np.float32], input_values=_branch_by_size),
     Testcase("cond_two_branches", fn=lambda p, x: (jax.lax.cond(p, lambda x: x * 2, lambda x: x + 1, x),
                                                    jax.lax.cond(p, lambda x: x + 1, lambda x: x * 2, x)),
              inputs=[(), ("B", 3)], input_dtypes=[np.bool_, np.float32], check_model=_rolled("If", 2)),

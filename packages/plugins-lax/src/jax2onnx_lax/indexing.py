@@ -362,6 +362,9 @@ def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape:
                       inputs=[("B", 3), (4,)], input_dtypes=[t, I32],
                       input_values=lambda rng, s: [rng.integers(0, 2, s[0]), np.array([0, -1, 1, 7])])
                 for t in (np.bool_, np.int16, np.uint16)],
+              # Found by the fuzzer: the fill mask's Where has no bool kernel in ONNX Runtime.
+              _case("gather_take_bool", fn=lambda x: jnp.take(x, np.array([0, 2], np.int32), axis=1),
+                       inputs=[("B", 3)], input_dtypes=[np.bool_]),
           ])
 def lower_gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value, **params):
     out_shape = ctx.out_avals[0].shape

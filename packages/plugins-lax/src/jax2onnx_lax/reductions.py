@@ -117,6 +117,9 @@ BITWISE_OPS = {
     "reduce_or": ("ReduceMax", [
         Testcase("reduce_or_bool", fn=lambda x: jnp.any(x, axis=0), inputs=[("B", 3)], input_dtypes=[np.bool_],
                  input_values=lambda rng, s: [rng.random(s[0]) < 0.2]),
+        # Found by the fuzzer: over an empty axis, any is False (ReduceMax gave INT_MIN, cast to True).
+        Testcase("reduce_or_bool_empty", fn=lambda x: (jnp.any(x, axis=1), jnp.all(x, axis=1)), inputs=[("B", 0)],
+                 input_dtypes=[np.bool_]),
         Testcase("reduce_or_uint8", fn=lambda x: lax.reduce_or(x, (1,)), inputs=[("B", 3)], input_dtypes=[np.uint8],
                  input_values=lambda rng, s: [1 << _ints(rng, s[0], 0, 8)]),
         Testcase("reduce_or_int16", fn=lambda x: lax.reduce_or(x, (1,)), inputs=[("B", 3)], input_dtypes=[np.int16],
@@ -138,7 +141,10 @@ def _bitwise(op_type: str, parity: bool):
         reduce_axes = ctx.const(np.array(axes, np.int64))
         if dtype == np.bool_:
             bits = ctx.builder.op(op_type, [ctx.cast(x, np.int32, from_dtype=dtype), reduce_axes], {"keepdims": 0})
-            return ctx.cast(ctx.op.BitwiseAnd(bits, ctx.const(np.int32(1))) if parity else bits, dtype, np.int32)
+            if parity:
+                return ctx.cast(ctx.op.BitwiseAnd(bits, ctx.const(np.int32(1))), dtype, np.int32)
+            # Over an empty axis ReduceMax gives INT_MIN (any: False), ReduceMin INT_MAX (all: True).
+            return ctx.op.Greater(bits, ctx.const(np.int32(0)))
         width = 8 * dtype.itemsize
         masks = (np.uint64(1) << np.arange(width, dtype=np.uint64)).astype(f"uint{width}").view(dtype)
         split = ctx.op.BitwiseAnd(ctx.op.Unsqueeze(x, ctx.const(np.array([-1], np.int64))), ctx.const(masks))
