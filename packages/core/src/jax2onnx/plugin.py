@@ -10,6 +10,7 @@ high-level call such as ``jax.nn.gelu``), each with its metadata and testcases.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -111,6 +112,23 @@ def _add(entry: Lowering) -> None:
     _registered.setdefault(entry.module, []).append(entry)
 
 
+def _registering_module(explicit: str | None) -> str:
+    """``explicit``, else the module whose top-level code runs the registration.
+
+    That is the module a ``PluginIndex`` lists, also when the rule was made by a factory in a
+    helper module, is a ``functools.partial``, or is registered by a helper function called at
+    import time: the innermost module-level frame on the stack.
+    """
+    if explicit is not None:
+        return explicit
+    frame = inspect.currentframe()
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    if frame is None:
+        raise ValueError("registered outside a module's top level: pass module=__name__")
+    return str(frame.f_globals["__name__"])
+
+
 def lowering(
     *primitives: str,
     component: str,
@@ -118,6 +136,7 @@ def lowering(
     since: str,
     doc: str = "",
     testcases: Sequence[Testcase] = (),
+    module: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Registers ``rule(ctx, *inputs, **params)`` as the lowering of one or more JAX primitives.
 
@@ -125,14 +144,17 @@ def lowering(
     the row of the primitive its name starts with (``scatter_add_rows`` to ``scatter-add``).
 
     The rule receives the equation's inputs as graph values and its params as keywords,
-    emits nodes through ``ctx`` and returns one value or a sequence of values.
+    emits nodes through ``ctx`` (a :class:`LoweringContext`) and returns one value or a sequence
+    of values. The rule registers under ``module``, by default the module whose top-level code
+    runs the decorator: the one its ``PluginIndex`` must list.
     """
 
     def decorate(rule: Callable) -> Callable:
+        owner = _registering_module(module)
         for name in primitives:
             _add(Lowering(name, rule, component if len(primitives) == 1 else component.format(name),
                           tuple(onnx), since, doc.format(name) if doc else "",
-                          tuple(tc for tc in testcases if _row_of(tc, primitives) == name), module=rule.__module__))
+                          tuple(tc for tc in testcases if _row_of(tc, primitives) == name), module=owner))
         return rule
 
     return decorate
@@ -155,6 +177,7 @@ def call_lowering(
     when: Callable[..., bool] | None = None,
     body: Callable | None = None,
     batched: Sequence[str] = (),
+    module: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Registers ``rule(ctx, **arguments)`` for a named high-level call such as ``jax.nn.gelu``.
 
@@ -167,11 +190,13 @@ def call_lowering(
     turned into a traced boolean where the original branches on it in Python). ``batched`` names the
     arguments that may carry one extra leading axis when ``vmap`` batched the call after it was traced
     (per-example modules, as in Equinox): the rule then sees them, and returns its outputs, batch first.
+    ``module`` is where the rule registers, as for :func:`lowering`.
     """
 
     def decorate(rule: Callable) -> Callable:
         _add(Lowering(CALL_PREFIX + path, rule, component or path, tuple(onnx), since, doc,
-                      tuple(testcases), when=when, body=body, batched=tuple(batched), module=rule.__module__))
+                      tuple(testcases), when=when, body=body, batched=tuple(batched),
+                      module=_registering_module(module)))
         return rule
 
     return decorate
@@ -185,12 +210,16 @@ def coverage(
     since: str,
     doc: str = "",
     testcases: Sequence[Testcase] = (),
-    module: str,
+    module: str | None = None,
 ) -> None:
-    """Declares a metadata-only row: a component that lowers through other rules (``via``)."""
+    """Declares a metadata-only row: a component that lowers through other rules (``via``).
+
+    The row registers under ``module``, by default the module whose top-level code calls this.
+    """
     _add(Lowering("component:" + component, None, component, tuple(onnx), since, doc,
-                  tuple(testcases), via=tuple(via), module=module))
+                  tuple(testcases), via=tuple(via), module=_registering_module(module)))
 
 
 def registered_in(module: str) -> list[Lowering]:
+    """The rows registered under ``module`` so far (import the module first)."""
     return list(_registered.get(module, ()))
