@@ -5,6 +5,10 @@ entry-point group. The index names, per module, the targets the module lowers, s
 import a module only when a conversion needs one of its targets. Inside the module, rules
 register with :func:`lowering` (a JAX primitive) or :func:`call_lowering` (a named
 high-level call such as ``jax.nn.gelu``), each with its metadata and testcases.
+
+A rule is ``rule(ctx: LoweringContext, *inputs, **params)``. This module and the top-level
+``jax2onnx`` package are the whole API a plugin uses: the rule context, registration, the
+kernel table of what ONNX Runtime can run (``kernels``), and ``tensor_type``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,17 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from . import kernels
+from .builder import tensor_type
+from .context import LoweringContext, Ops
+from .kernels import ALL_DTYPES, FLOAT, INT, NUMERIC, SINT, UINT
+
+__all__ = [
+    "ALL_DTYPES", "CALL_PREFIX", "COMPLEX_PREFIX", "FLOAT", "INT", "NUMERIC", "SINT", "UINT", "Lowering",
+    "LoweringContext", "Ops", "PluginIndex", "Testcase", "call_lowering", "coverage", "kernels", "lowering",
+    "registered_in", "tensor_type",
+]
 
 CALL_PREFIX = "call:"
 # A target "complex:mul" lowers primitive mul when an operand or result is complex (see builder's

@@ -84,7 +84,7 @@ def _cases(name, fn, inputs, dtypes=None, **kw):
           testcases=[*_cases("real", jax.lax.real, [("B", 3)], expect_ops=["Gather"]),
                      *_cases("imag", jax.lax.imag, [("B", 3)], expect_ops=["Gather"])])
 def lower_real_imag(ctx, x, **params):
-    return part(ctx, x, 0 if ctx.eqn.primitive.name == "real" else 1)
+    return part(ctx, x, 0 if ctx.primitive.name == "real" else 1)
 
 
 @lowering("complex:complex", component="jax.lax.complex", onnx=["Unsqueeze", "Concat", "Expand"], since="0.2.0",
@@ -192,7 +192,7 @@ def lower_exp(ctx, x, **params):
 def lower_eq(ctx, x, y, **params):
     (a, b), (c, d) = parts(ctx, x), parts(ctx, y)
     same = ctx.op.Squeeze(ctx.op.And(ctx.op.Equal(a, c), ctx.op.Equal(b, d)), ctx.const(np.array([-1], np.int64)))
-    return same if ctx.eqn.primitive.name == "eq" else ctx.op.Not(same)
+    return same if ctx.primitive.name == "eq" else ctx.op.Not(same)
 
 
 def _dot_on_parts(x, y, complex_in, *, dimension_numbers, precision, preferred_element_type=None, **params):

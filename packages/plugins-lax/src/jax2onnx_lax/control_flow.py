@@ -7,8 +7,7 @@ import jax.ad_checkpoint
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx.builder import tensor_type
-from jax2onnx.plugin import Testcase, coverage, lowering
+from jax2onnx.plugin import Testcase, coverage, lowering, tensor_type
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 # A Loop body's leading inputs: the iteration number and the incoming condition.

@@ -52,8 +52,9 @@ def _flipped_kernel(ctx, rhs, rhs_spec, dtype, groups: int) -> ir.Value:
     spatial = list(range(2, 2 + len(k)))
     value = ctx.const_value(rhs)
     if value is not None:
-        w = np.transpose(value, rhs_spec).reshape(groups, o // groups, i_g, *k).swapaxes(1, 2)
-        return ctx.const(np.ascontiguousarray(np.flip(w.reshape(groups * i_g, o // groups, *k), spatial), dtype=dtype))
+        grouped = np.transpose(value, rhs_spec).reshape(groups, o // groups, i_g, *k).swapaxes(1, 2)
+        flipped = np.flip(grouped.reshape(groups * i_g, o // groups, *k), tuple(spatial))
+        return ctx.const(np.ascontiguousarray(flipped, dtype=dtype))
     if groups == 1:
         w = rearrange(ctx, rhs, [rhs_spec[1], rhs_spec[0], *rhs_spec[2:]], dtype, ctx.in_avals[1].dtype)
     else:

@@ -30,7 +30,7 @@ def lower_traced(ctx, algorithm, *inputs, matrix_inputs=(0,), **params):
             raise ctx.fail(f"the matrix dimensions {tuple(shape[-2:])} must be static (batch dimensions may be "
                            "symbolic): give the input a concrete size for its last two axes")
     specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
-    with jax.enable_x64(ctx.converter.double):
+    with jax.enable_x64(ctx.double_precision):
         closed = jax.make_jaxpr(_widened(functools.partial(algorithm, **params)))(*specs)
     return ctx.lower_jaxpr(closed, *inputs)
 

@@ -12,9 +12,7 @@ import math
 import jax
 import numpy as np
 
-from jax2onnx import kernels
-from jax2onnx.kernels import FLOAT, SINT, UINT
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import FLOAT, SINT, UINT, Testcase, kernels, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 

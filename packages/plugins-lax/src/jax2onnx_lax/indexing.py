@@ -172,10 +172,12 @@ def split_last(ctx, x: ir.Value, k: int) -> list[ir.Value]:
 
 def elements_layout(ctx, x: ir.Value, dims: IndexDims) -> ir.Value:
     """``x`` (start indices or their mask, [*batch, 1]) in the GatherElements/ScatterElements layout."""
-    own = dims.elements_labels[dims.start_map[0]]
+    labels = dims.elements_labels
+    assert labels is not None  # only called where the elements form applies
+    own = labels[dims.start_map[0]]
     # The index-vector dim doubles as the indexed dim when no batch dim plays that part.
     vector = own if own not in dims.batch_labels else "vector"
-    return relabel(ctx, x, [*dims.batch_labels, vector], dims.elements_labels)
+    return relabel(ctx, x, [*dims.batch_labels, vector], labels)
 
 
 def index_grid(ctx, dims: IndexDims, starts: ir.Value, result_shape: Sequence[Any]) -> tuple[ir.Value, int]:
@@ -481,7 +483,7 @@ def lower_dynamic_update_slice(ctx, x, update, *starts):
                        input_dtypes=[I32, I32, I32]),
           ])
 def lower_scatter(ctx, operand, indices, updates, *, dimension_numbers, mode, update_jaxpr=None, **params):
-    name = ctx.eqn.primitive.name
+    name = ctx.primitive.name
     if name == "scatter" and update_jaxpr is not None:
         raise ctx.fail("x.at[...].apply (a scatter with an update function) has no lowering: compute the new "
                        "values from x[...] and write them with x.at[...].set instead")
@@ -502,7 +504,7 @@ def scatter_elements(ctx, operand, starts, valid, updates, dims: IndexDims, redu
     idx = elements_layout(ctx, starts, dims)
     if valid is not None:
         idx = redirect(ctx, idx, elements_layout(ctx, valid, dims), dims.operand_shape[axis], 1)
-    updates = relabel(ctx, updates, dims.layout, dims.elements_labels)
+    updates = relabel(ctx, updates, dims.layout, dims.elements_labels or [])
     return with_padding_row(ctx, operand, axis, valid, dims, lambda data: scatter_op(
         ctx, "ScatterElements", data, idx, updates, reduction, axis=axis))
 

@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx import kernels
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import Testcase, kernels, lowering
 
 DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.dot_general.html"
 

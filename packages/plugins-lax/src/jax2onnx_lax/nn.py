@@ -21,7 +21,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _dtype(x) -> np.dtype | None:
-    return np.dtype(x.dtype.numpy()) if isinstance(x, ir.Value) else None
+    return np.dtype(x.dtype.numpy()) if isinstance(x, ir.Value) and x.dtype is not None else None
 
 
 def _scalar(v) -> float | None:

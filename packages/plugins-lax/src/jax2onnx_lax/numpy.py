@@ -19,7 +19,7 @@ JNP_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.{}.html"
 
 
 def _dtype(x) -> np.dtype | None:
-    return np.dtype(x.dtype.numpy()) if isinstance(x, ir.Value) else None
+    return np.dtype(x.dtype.numpy()) if isinstance(x, ir.Value) and x.dtype is not None else None
 
 
 # ONNX Runtime's Trilu kernels.

@@ -51,7 +51,7 @@ def _require_threefry(ctx, key_dtype) -> None:
     if key_dtype != _threefry_key_dtype():
         raise ctx.fail(f"keys of dtype {key_dtype} are not supported: only threefry2x32 keys "
                        "(jax.random.key(seed) with the default impl) export bit-exactly")
-    if not jax.config.jax_threefry_partitionable:
+    if not jax.config.jax_threefry_partitionable:  # type: ignore[attr-defined]  # a flag JAX's stubs omit
         raise ctx.fail("jax_threefry_partitionable=False is not supported: export with the default "
                        "jax.config.update('jax_threefry_partitionable', True)")
 
@@ -242,7 +242,7 @@ def lower_random_wrap(ctx, data, **params):
 def lower_random_gamma(ctx, keys, alphas, *, log_space):
     _require_threefry(ctx, ctx.in_avals[0].dtype)
     # As JAX lowers it: its own rejection sampler, while loops of threefry draws per element.
-    sampler = functools.partial(ctx.eqn.primitive.impl, log_space=log_space)
-    with jax.enable_x64(ctx.converter.double):
+    sampler = functools.partial(ctx.primitive.impl, log_space=log_space)
+    with jax.enable_x64(ctx.double_precision):
         closed = jax.make_jaxpr(sampler)(*[jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals])
     return ctx.lower_jaxpr(closed, keys, alphas)

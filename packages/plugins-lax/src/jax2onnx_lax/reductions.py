@@ -89,7 +89,7 @@ def _reduce(op_type: str):
             return x
         dtype = ctx.in_avals[0].dtype
         work = compute_dtype(dtype)
-        out = ctx.builder.op(op_type, [ctx.cast(x, work, from_dtype=dtype), ctx.const(np.array(axes, np.int64))],
+        out = ctx.emit(op_type, [ctx.cast(x, work, from_dtype=dtype), ctx.const(np.array(axes, np.int64))],
                              {"keepdims": 0})
         return ctx.cast(out, dtype, from_dtype=work)
 
@@ -132,13 +132,13 @@ def _bitwise(op_type: str, parity: bool):
         dtype = np.dtype(ctx.in_avals[0].dtype)
         reduce_axes = ctx.const(np.array(axes, np.int64))
         if dtype == np.bool_:
-            bits = ctx.builder.op(op_type, [ctx.cast(x, np.int32, from_dtype=dtype), reduce_axes], {"keepdims": 0})
+            bits = ctx.emit(op_type, [ctx.cast(x, np.int32, from_dtype=dtype), reduce_axes], {"keepdims": 0})
             return ctx.cast(ctx.op.BitwiseAnd(bits, ctx.const(np.int32(1))) if parity else bits, dtype, np.int32)
         width = 8 * dtype.itemsize
         masks = (np.uint64(1) << np.arange(width, dtype=np.uint64)).astype(f"uint{width}").view(dtype)
         split = ctx.op.BitwiseAnd(ctx.op.Unsqueeze(x, ctx.const(np.array([-1], np.int64))), ctx.const(masks))
         bits = ctx.cast(ctx.cast(split, np.bool_, from_dtype=dtype), np.int32, from_dtype=np.bool_)
-        bits = ctx.builder.op(op_type, [bits, reduce_axes], {"keepdims": 0})
+        bits = ctx.emit(op_type, [bits, reduce_axes], {"keepdims": 0})
         if parity:
             bits = ctx.op.BitwiseAnd(bits, ctx.const(np.int32(1)))
         # Distinct bits add up to their bitwise or; int64 holds every width's bit pattern.
@@ -177,7 +177,7 @@ def _arg(op_type: str):
     def rule(ctx, x, *, axes, index_dtype):
         (axis,) = axes
         dtype = ctx.in_avals[0].dtype
-        index = ctx.builder.op(op_type, [ctx.cast(x, compute_dtype(dtype), from_dtype=dtype)],
+        index = ctx.emit(op_type, [ctx.cast(x, compute_dtype(dtype), from_dtype=dtype)],
                                {"axis": axis, "keepdims": 0})
         if jnp.issubdtype(dtype, jnp.floating):
             # XLA picks the first NaN; ONNX Runtime skips NaNs.
@@ -215,5 +215,5 @@ def lower_reduce(ctx, *operands, computation, jaxpr, dimensions):
     dtype = ctx.in_avals[0].dtype
     work = compute_dtype(dtype)
     x, init = (ctx.cast(v, work, from_dtype=dtype) for v in operands)
-    out = ctx.builder.op(GENERIC_REDUCE[body], [x, ctx.const(np.array(dimensions, np.int64))], {"keepdims": 0})
-    return ctx.cast(ctx.builder.op(BINARY_OPS[body], [init, out]), dtype, from_dtype=work)
+    out = ctx.emit(GENERIC_REDUCE[body], [x, ctx.const(np.array(dimensions, np.int64))], {"keepdims": 0})
+    return ctx.cast(ctx.emit(BINARY_OPS[body], [init, out]), dtype, from_dtype=work)

@@ -10,8 +10,7 @@ import numpy as np
 import onnx_ir as ir
 from jax import lax
 
-from jax2onnx.builder import tensor_type
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import Testcase, lowering, tensor_type
 
 from .reductions import BINARY_OPS, binary_body, compute_dtype
 
@@ -340,7 +339,7 @@ def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window
     x, init = (ctx.cast(v, work, from_dtype=dtype) for v in operands)
 
     def combine(c, a, b, dtype):
-        return c.builder.op(op_type, [a, b])
+        return c.emit(op_type, [a, b])
 
     out = _window_slices(ctx, x, combine, work, init, window_dimensions, window_strides, padding, base_dilation,
                          window_dilation)
