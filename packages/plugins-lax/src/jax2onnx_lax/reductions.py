@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 
@@ -84,7 +84,7 @@ REDUCE_OPS = {
 
 
 def _reduce(op_type: str):
-    def rule(ctx, x, *, axes, **params):
+    def rule(ctx: LoweringContext, x, *, axes, **params):
         if not axes:
             return x
         dtype = ctx.in_avals[0].dtype
@@ -126,7 +126,7 @@ BITWISE_OPS = {
 
 
 def _bitwise(op_type: str, parity: bool):
-    def rule(ctx, x, *, axes, **params):
+    def rule(ctx: LoweringContext, x, *, axes, **params):
         if not axes:  # ONNX reduces over every axis when given none; JAX reduces over none
             return x
         dtype = np.dtype(ctx.in_avals[0].dtype)
@@ -174,7 +174,7 @@ ARG_OPS = {
 
 
 def _arg(op_type: str):
-    def rule(ctx, x, *, axes, index_dtype):
+    def rule(ctx: LoweringContext, x, *, axes, index_dtype):
         (axis,) = axes
         dtype = ctx.in_avals[0].dtype
         index = ctx.emit(op_type, [ctx.cast(x, compute_dtype(dtype), from_dtype=dtype)],
@@ -208,7 +208,7 @@ BINARY_OPS = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
               Testcase("reduce_generic_sum_init", fn=lambda x: lax.reduce(x, np.int32(10), lax.add, (0, 1)),
                        inputs=[("B", 3)], input_dtypes=[np.int32]),
           ])
-def lower_reduce(ctx, *operands, computation, jaxpr, dimensions):
+def lower_reduce(ctx: LoweringContext, *operands, computation, jaxpr, dimensions):
     body = binary_body(jaxpr)
     if len(operands) != 2 or body not in GENERIC_REDUCE:
         raise ctx.fail("only single-operand reductions by one of add, mul, max, min are supported")
