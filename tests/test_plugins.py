@@ -1,6 +1,5 @@
 """Plugin discovery: third-party packages through the entry-point group, broken ones, conflicts."""
 
-import importlib
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import pytest
 from jax2onnx import PluginConflictError, PluginLoadError
 from jax2onnx.plugin import PluginIndex, registered_in
 from jax2onnx.registry import Registry, get_registry
+from jax2onnx.testing import check_plugin_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -93,14 +93,89 @@ def test_module_that_fails_to_import_names_the_package():
         registry.lookup("fancy_op")
 
 
-def test_index_lists_exactly_what_modules_register():
+@pytest.mark.parametrize("distribution", [i.distribution for i in get_registry().indexes])
+def test_index_lists_exactly_what_modules_register(distribution):
     """Each built-in index must match its modules, or lazy lookup would miss or mis-route rules."""
-    registry = get_registry()
-    for index in registry.indexes:
-        for module, targets in index.modules.items():
-            importlib.import_module(module)
-            registered = {e.target for e in registered_in(module) if e.rule is not None}
-            assert registered == set(targets), f"{index.distribution}: {module}"
+    check_plugin_index(distribution)
+
+
+@pytest.fixture
+def package_dir(tmp_path, monkeypatch):
+    """A directory on sys.path for a throwaway package, forgotten again after the test."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.split(".")[0] == "factorypkg"]:
+        del sys.modules[name]
+
+
+def _write_package(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text))
+
+
+FACTORY_PACKAGE = {
+    "factorypkg/__init__.py": "",
+    # Rule factories and a registering helper in a helper module: rule.__module__ is this module.
+    "factorypkg/helpers.py": """
+        import functools
+        from jax2onnx.plugin import call_lowering, lowering
+
+        def unary(op_type):
+            def rule(ctx, x):
+                return ctx.emit(op_type, [x])
+            return rule
+
+        def scaled(ctx, x, *, factor=2.0):
+            return ctx.op.Mul(x, ctx.const(factor))
+
+        def register_sin():
+            lowering("sin", component="factorypkg.sin", onnx=["Sin"], since="0")(unary("Sin"))
+
+        def partial_rule(factor):
+            return functools.partial(scaled, factor=factor)
+
+        def call_rule(ctx, x):
+            return ctx.op.Neg(x)
+    """,
+    "factorypkg/rules.py": """
+        from jax2onnx.plugin import call_lowering, lowering
+        from .helpers import call_rule, partial_rule, register_sin, unary
+
+        lowering("cos", component="factorypkg.cos", onnx=["Cos"], since="0")(unary("Cos"))
+        lowering("exp", component="factorypkg.exp", onnx=["Mul"], since="0")(partial_rule(3.0))
+        call_lowering("factorypkg.fn", onnx=["Neg"], since="0")(call_rule)
+        register_sin()
+    """,
+}
+
+
+def test_factories_partials_and_helpers_register_under_the_module_that_runs_them(package_dir):
+    _write_package(package_dir, FACTORY_PACKAGE)
+    index = PluginIndex("factorypkg", {"factorypkg.rules": ["cos", "exp", "sin", "call:factorypkg.fn"]})
+    check_plugin_index(index)
+    registry = Registry([index])
+    for target in ("cos", "exp", "sin", "call:factorypkg.fn"):
+        assert registry.lookup(target).module == "factorypkg.rules"
+    assert registered_in("factorypkg.helpers") == []
+
+
+def test_check_plugin_index_names_each_mismatch(package_dir):
+    _write_package(package_dir, {**FACTORY_PACKAGE, "factorypkg/meta.py": """
+        from jax2onnx.plugin import coverage, lowering
+        from .helpers import unary
+        coverage("factorypkg.combo", via=["cos"], since="0")
+        lowering("tan", component="factorypkg.tan", onnx=["Tan"], since="0")(unary("Tan"))
+    """})
+    index = PluginIndex("factorypkg", {"factorypkg.rules": ["cos", "exp", "tanh"]},
+                        coverage_modules=["factorypkg.meta"])
+    with pytest.raises(AssertionError) as info:
+        check_plugin_index(index)
+    message = str(info.value)
+    assert "lists ['tanh'] but registers no rule" in message
+    assert "registers ['call:factorypkg.fn', 'sin'] but the index does not list" in message
+    assert "coverage module factorypkg.meta registers rules ['tan']" in message
+    assert [e.target for e in registered_in("factorypkg.meta")] == ["component:factorypkg.combo", "tan"]
 
 
 def test_a_conversion_imports_only_the_rules_it_uses():

@@ -65,6 +65,10 @@ def from_physical(array: np.ndarray, dtype: Any) -> np.ndarray:
 
 
 def tensor_type(dtype: Any, shape: Sequence[Any]) -> tuple[ir.TensorType, ir.Shape]:
+    """The ONNX type and shape of a JAX array (``value.type, value.shape = tensor_type(aval.dtype, aval.shape)``).
+
+    Symbolic dims become named dims; complex and key arrays get their graph layout (a trailing axis).
+    """
     dtype, shape = physical_type(dtype, shape)
     return ir.TensorType(onnx_dtype(dtype)), ir.Shape([onnx_dim(d) for d in shape])
 

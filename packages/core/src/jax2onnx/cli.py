@@ -229,7 +229,7 @@ def _plugins(args: argparse.Namespace) -> int:
     from .registry import get_registry
 
     registry = get_registry()
-    rows = collections.defaultdict(lambda: [0, 0, 0])
+    rows: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
     for entry in registry.all_lowerings():
         row = rows[entry.distribution]
         row[0] += entry.rule is not None
@@ -343,11 +343,12 @@ def _initializers(model: Any) -> Iterator[Any]:
 
 
 def _bytes(n: int) -> str:
+    size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
 
 
 # ----------------------------------------------------------------------------------------- check

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -400,7 +401,7 @@ class _OpProxy:
 
 
 class LoweringContext:
-    """What a rule sees: the equation, its abstract values, and node-emitting helpers.
+    """Core's implementation of the rule context; rules see it as ``jax2onnx.plugin.LoweringContext``.
 
     ``ctx.op.Add(x, y)`` emits a node (attributes as keywords, ``_outputs=n`` for several
     outputs); ``ctx.const``, ``ctx.dim``, ``ctx.shape_tensor``, ``ctx.cast`` cover the rest.
@@ -451,6 +452,72 @@ class LoweringContext:
     def shape_tensor(self, dims: Sequence[Any]) -> ir.Value:
         return self.builder.shape_tensor(dims)
 
+    # The rest of the public surface (documented on jax2onnx.context.LoweringContext).
+
+    @property
+    def primitive(self) -> Any:
+        return self.eqn.primitive
+
+    @property
+    def double_precision(self) -> bool:
+        return self.converter.double
+
+    def emit(self, op_type: str, inputs: Sequence[ir.Value | None], attributes: Mapping[str, Any] | None = None,
+             *, domain: str = "", num_outputs: int = 1, name: str | None = None, version: int | None = None) -> Any:
+        if domain:
+            self.builder.root.custom_opsets.setdefault(domain, version or 1)
+        return self.builder.op(op_type, inputs, dict(attributes or {}), domain=domain, num_outputs=num_outputs,
+                               name=name)
+
+    def has_kernel(self, op_type: str, dtype: Any) -> bool:
+        return kernels.has_kernel(op_type, dtype, self.opset)
+
+    def kernel_dtype(self, op_type: str, dtype: Any) -> str | None:
+        return kernels.kernel_dtype(op_type, dtype, self.opset)
+
+    def supported_dtypes(self, op_type: str) -> list[str]:
+        return kernels.supported_dtypes(op_type, self.opset)
+
+    def lower_call(self, path: str, **arguments: Any) -> Any:
+        entry = self.converter.registry.lookup(CALL_PREFIX + path)
+        return NotImplemented if entry is None else entry.rule(self, **arguments)
+
+    def function_call(self, name: str, inputs: Sequence[ir.Value], body: Callable[..., Sequence[ir.Value]],
+                      input_avals: Sequence[Any], output_avals: Sequence[Any], *,
+                      domain: str = "jax2onnx.functions") -> Any:
+        key = ("rule", domain, name, tuple(str(a) for a in input_avals))
+        if key not in self.converter.functions:
+            fb = GraphBuilder(self.opset, self.converter.namer, kind="function")
+            fn_inputs = [fb.add_input("x", a.dtype, a.shape) for a in input_avals]
+            outs = list(body(LoweringContext(self.converter, fb, self.eqn), *fn_inputs))
+            outs = [fb.identity(o) if o.producer() is None else o for o in outs]
+            for out, aval in zip(outs, output_avals):
+                out.type, out.shape = tensor_type(aval.dtype, aval.shape)
+            self.converter.functions[key] = ir.Function(domain, name, graph=fb.build(outs, name), attributes=[])
+        self.builder.root.custom_opsets[domain] = 1
+        return self.builder.op(name, list(inputs), domain=domain, num_outputs=len(output_avals), name=name)
+
+    @property
+    def scope(self) -> str:
+        return self.builder.scope
+
+    @property
+    def node_metadata(self) -> Mapping[str, str]:
+        return dict(self.builder.node_metadata)
+
+    def enter_scope(self, path: str, metadata: Mapping[str, str] | None = None) -> None:
+        self.builder.scope = f"{self.builder.scope}/{path}" if self.builder.scope else path
+        self.builder.node_metadata = {**self.builder.node_metadata, **(metadata or {})}
+
+    @contextlib.contextmanager
+    def naming(self, scope: str, metadata: Mapping[str, str]) -> Iterator[None]:
+        saved = self.builder.scope, self.builder.node_metadata
+        self.builder.scope, self.builder.node_metadata = scope, dict(metadata)
+        try:
+            yield
+        finally:
+            self.builder.scope, self.builder.node_metadata = saved
+
     def cast(self, x: ir.Value, dtype: Any, from_dtype: Any = None) -> ir.Value:
         """Casts ``x`` to ``dtype``; no node when its dtype (known, or given as ``from_dtype``) matches."""
         target = onnx_dtype(dtype)
@@ -474,7 +541,7 @@ class LoweringContext:
             positions = range(len(inputs)) if data is None else data
             inputs = tuple(self._widen(x, kernel) if i in positions and x is not None else x
                            for i, x in enumerate(inputs))
-        outs = self.builder.op(op_type, inputs, attrs, num_outputs=num_outputs)
+        outs: Any = self.builder.op(op_type, inputs, attrs, num_outputs=num_outputs)
         if kernel == name:
             return outs
         if num_outputs == 1:

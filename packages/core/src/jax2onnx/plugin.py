@@ -5,13 +5,30 @@ entry-point group. The index names, per module, the targets the module lowers, s
 import a module only when a conversion needs one of its targets. Inside the module, rules
 register with :func:`lowering` (a JAX primitive) or :func:`call_lowering` (a named
 high-level call such as ``jax.nn.gelu``), each with its metadata and testcases.
+
+A rule is ``rule(ctx: LoweringContext, *inputs, **params)``. This module and the top-level
+``jax2onnx`` package are the whole API a plugin uses: the rule context, registration, the
+kernel table of what ONNX Runtime can run (``kernels``), and ``tensor_type``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from . import kernels
+from ._compat import has_lax_primitive
+from .builder import tensor_type
+from .context import LoweringContext, Ops
+from .kernels import ALL_DTYPES, FLOAT, INT, NUMERIC, SINT, UINT
+
+__all__ = [
+    "ALL_DTYPES", "CALL_PREFIX", "COMPLEX_PREFIX", "FLOAT", "INT", "NUMERIC", "SINT", "UINT", "Lowering",
+    "LoweringContext", "Ops", "PluginIndex", "Testcase", "call_lowering", "coverage", "has_lax_primitive", "kernels",
+    "lowering", "registered_in", "tensor_type",
+]
 
 CALL_PREFIX = "call:"
 # A target "complex:mul" lowers primitive mul when an operand or result is complex (see builder's
@@ -111,6 +128,23 @@ def _add(entry: Lowering) -> None:
     _registered.setdefault(entry.module, []).append(entry)
 
 
+def _registering_module(explicit: str | None) -> str:
+    """``explicit``, else the module whose top-level code runs the registration.
+
+    That is the module a ``PluginIndex`` lists, also when the rule was made by a factory in a
+    helper module, is a ``functools.partial``, or is registered by a helper function called at
+    import time: the innermost module-level frame on the stack.
+    """
+    if explicit is not None:
+        return explicit
+    frame = inspect.currentframe()
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    if frame is None:
+        raise ValueError("registered outside a module's top level: pass module=__name__")
+    return str(frame.f_globals["__name__"])
+
+
 def lowering(
     *primitives: str,
     component: str,
@@ -118,6 +152,7 @@ def lowering(
     since: str,
     doc: str = "",
     testcases: Sequence[Testcase] = (),
+    module: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Registers ``rule(ctx, *inputs, **params)`` as the lowering of one or more JAX primitives.
 
@@ -125,14 +160,17 @@ def lowering(
     the row of the primitive its name starts with (``scatter_add_rows`` to ``scatter-add``).
 
     The rule receives the equation's inputs as graph values and its params as keywords,
-    emits nodes through ``ctx`` and returns one value or a sequence of values.
+    emits nodes through ``ctx`` (a :class:`LoweringContext`) and returns one value or a sequence
+    of values. The rule registers under ``module``, by default the module whose top-level code
+    runs the decorator: the one its ``PluginIndex`` must list.
     """
 
     def decorate(rule: Callable) -> Callable:
+        owner = _registering_module(module)
         for name in primitives:
             _add(Lowering(name, rule, component if len(primitives) == 1 else component.format(name),
                           tuple(onnx), since, doc.format(name) if doc else "",
-                          tuple(tc for tc in testcases if _row_of(tc, primitives) == name), module=rule.__module__))
+                          tuple(tc for tc in testcases if _row_of(tc, primitives) == name), module=owner))
         return rule
 
     return decorate
@@ -155,6 +193,7 @@ def call_lowering(
     when: Callable[..., bool] | None = None,
     body: Callable | None = None,
     batched: Sequence[str] = (),
+    module: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Registers ``rule(ctx, **arguments)`` for a named high-level call such as ``jax.nn.gelu``.
 
@@ -167,11 +206,13 @@ def call_lowering(
     turned into a traced boolean where the original branches on it in Python). ``batched`` names the
     arguments that may carry one extra leading axis when ``vmap`` batched the call after it was traced
     (per-example modules, as in Equinox): the rule then sees them, and returns its outputs, batch first.
+    ``module`` is where the rule registers, as for :func:`lowering`.
     """
 
     def decorate(rule: Callable) -> Callable:
         _add(Lowering(CALL_PREFIX + path, rule, component or path, tuple(onnx), since, doc,
-                      tuple(testcases), when=when, body=body, batched=tuple(batched), module=rule.__module__))
+                      tuple(testcases), when=when, body=body, batched=tuple(batched),
+                      module=_registering_module(module)))
         return rule
 
     return decorate
@@ -185,12 +226,16 @@ def coverage(
     since: str,
     doc: str = "",
     testcases: Sequence[Testcase] = (),
-    module: str,
+    module: str | None = None,
 ) -> None:
-    """Declares a metadata-only row: a component that lowers through other rules (``via``)."""
+    """Declares a metadata-only row: a component that lowers through other rules (``via``).
+
+    The row registers under ``module``, by default the module whose top-level code calls this.
+    """
     _add(Lowering("component:" + component, None, component, tuple(onnx), since, doc,
-                  tuple(testcases), via=tuple(via), module=module))
+                  tuple(testcases), via=tuple(via), module=_registering_module(module)))
 
 
 def registered_in(module: str) -> list[Lowering]:
+    """The rows registered under ``module`` so far (import the module first)."""
     return list(_registered.get(module, ()))

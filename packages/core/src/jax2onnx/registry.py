@@ -21,6 +21,7 @@ class Registry:
     def __init__(self, indexes: Iterable[PluginIndex], broken: dict[str, str] | None = None):
         self.indexes = list(indexes)
         self.broken = dict(broken or {})
+        self.disabled: list[str] = []  # packages left out by disable_plugins / the environment variable
         self._owner: dict[str, tuple[PluginIndex, str]] = {}
         self._loaded: dict[str, Lowering] = {}
         for index in self.indexes:
@@ -42,7 +43,7 @@ class Registry:
     @property
     def searched(self) -> list[str]:
         return ([i.distribution for i in self.indexes] + [f"{d} (failed to load)" for d in self.broken]
-                + [f"{d} (disabled)" for d in getattr(self, "disabled", ())])
+                + [f"{d} (disabled)" for d in self.disabled])
 
     def lookup(self, target: str) -> Lowering | None:
         if target in self._loaded:

@@ -114,6 +114,7 @@ class VisionTransformer(nnx.Module):
 
     def __init__(self, cfg: ViTConfig, *, rngs: nnx.Rngs):
         self.cfg = cfg
+        self.embed: nnx.Module
         if cfg.embedding == "conv":
             self.embed = ConvEmbedding(cfg.channels, cfg.dim, rngs=rngs)
         elif cfg.embedding == "conv_patch":

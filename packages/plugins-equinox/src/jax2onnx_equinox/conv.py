@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import equinox as eqx
 
-from jax2onnx.plugin import call_lowering
+from jax2onnx.plugin import LoweringContext, call_lowering
 
 from ._util import KEY, both_ways, cast_all, in_module, with_batch
 
@@ -39,7 +39,7 @@ def pad_attributes(padding) -> dict | None:
                    *both_ways("eqx_conv2d_reflect", lambda: eqx.nn.Conv2d(2, 3, 3, padding=1, padding_mode="REFLECT",
                                                                           key=KEY), (2, 5, 5), x64=False),
                ])
-def lower_conv(ctx, self, x, key=None):
+def lower_conv(ctx: LoweringContext, self, x, key=None):
     pads = pad_attributes(self.padding)
     if self.padding_mode != "ZEROS" or pads is None:
         return NotImplemented

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
 
 from ._util import KEY, both_ways, cast_all, in_module
 
@@ -21,7 +22,7 @@ _DOC = "https://docs.kidger.site/equinox/api/nn/linear/"
                               plain_expect_ops=["MatMul"], vmap_expect_ops=["Gemm"]),
                    Testcase("eqx_linear_scalar", factory=lambda: eqx.nn.Linear("scalar", 2, key=KEY), inputs=[()]),
                ])
-def lower_linear(ctx, self, x, key=None):
+def lower_linear(ctx: LoweringContext, self, x, key=None):
     if self.in_features == "scalar" or self.out_features == "scalar":
         return NotImplemented
     in_module(ctx, self.weight)
@@ -41,7 +42,7 @@ def _token_ids(rng, shapes):
                # Ids must be in range: ONNX Runtime's Gather rejects others, where JAX clamps.
                testcases=both_ways("eqx_embedding", lambda: eqx.nn.Embedding(10, 4, key=KEY), (), dtypes=[np.int32],
                                    input_values=_token_ids, expect_ops=["Gather"]))
-def lower_embedding(ctx, self, x, key=None):
+def lower_embedding(ctx: LoweringContext, self, x, key=None):
     in_module(ctx, self.weight)
     return ctx.op.Gather(self.weight, x, axis=0)
 
@@ -50,9 +51,9 @@ def lower_embedding(ctx, self, x, key=None):
                doc="https://docs.kidger.site/equinox/api/nn/activations/", batched=("x",),
                # ONNX Runtime has no float64 PRelu kernel (the float64 model is valid ONNX).
                testcases=[*both_ways("eqx_prelu", lambda: eqx.nn.PReLU(0.2), (6,), expect_ops=["PRelu"], x64=False),
-                          *both_ways("eqx_prelu_channels", lambda: eqx.nn.PReLU(np.linspace(0.1, 0.4, 4)), (3, 4),
-                                     expect_ops=["PRelu"], x64=False)])
-def lower_prelu(ctx, self, x):
+                          *both_ways("eqx_prelu_channels", lambda: eqx.nn.PReLU(jnp.asarray(np.linspace(0.1, 0.4, 4))),
+                                     (3, 4), expect_ops=["PRelu"], x64=False)])
+def lower_prelu(ctx: LoweringContext, self, x):
     in_module(ctx, self.negative_slope)
     (slope,) = cast_all(ctx, ctx.out_avals[0].dtype, self.negative_slope)
     return ctx.op.PRelu(x, slope)

@@ -13,7 +13,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from jax2onnx.plugin import Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
 
 from ._util import both_ways, cast_all, in_module, with_batch
 
@@ -21,7 +21,7 @@ _DOC = "https://docs.kidger.site/equinox/api/nn/normalisation/"
 _FLOATS = (np.float32, np.float64)
 
 
-def _affine(ctx, self, dtype, shape, use_weight, use_bias):
+def _affine(ctx: LoweringContext, self, dtype, shape, use_weight, use_bias):
     """The weight and bias an ONNX op wants (ones and zeros where the module has none)."""
     weight = self.weight if use_weight else ctx.const(np.ones(shape, dtype))
     bias = self.bias if use_bias else ctx.const(np.zeros(shape, dtype))
@@ -44,7 +44,7 @@ def _norm_result(y, state):
                    Testcase("eqx_layer_norm_opset16", factory=lambda: jax.vmap(eqx.nn.LayerNorm(6)), inputs=[("B", 6)],
                             opsets=[16], forbid_ops=("Identity", "LayerNormalization")),
                ])
-def lower_layer_norm(ctx, self, x, state=None, key=None):
+def lower_layer_norm(ctx: LoweringContext, self, x, state=None, key=None):
     dtype = ctx.out_avals[0].dtype
     if ctx.opset < 17 or dtype not in _FLOATS:
         return NotImplemented
@@ -64,7 +64,7 @@ def lower_layer_norm(ctx, self, x, state=None, key=None):
                    Testcase("eqx_rms_norm_opset18", factory=lambda: jax.vmap(eqx.nn.RMSNorm(6)), inputs=[("B", 6)],
                             opsets=[18], forbid_ops=("Identity", "RMSNormalization")),
                ])
-def lower_rms_norm(ctx, self, x, state=None, key=None):
+def lower_rms_norm(ctx: LoweringContext, self, x, state=None, key=None):
     dtype = ctx.out_avals[0].dtype
     if ctx.opset < 23 or dtype not in _FLOATS:
         return NotImplemented
@@ -87,7 +87,7 @@ def lower_rms_norm(ctx, self, x, state=None, key=None):
                    Testcase("eqx_group_norm_opset18", factory=lambda: jax.vmap(eqx.nn.GroupNorm(2, 4)),
                             inputs=[("B", 4, 5)], opsets=[18], forbid_ops=("Identity", "GroupNormalization")),
                ])
-def lower_group_norm(ctx, self, x, state=None, key=None):
+def lower_group_norm(ctx: LoweringContext, self, x, state=None, key=None):
     dtype = ctx.out_avals[0].dtype
     # Opset 21's GroupNormalization scales per channel, as Equinox does (opset 18's is per group).
     if ctx.opset < 21 or dtype not in _FLOATS:
@@ -121,7 +121,7 @@ def _batch_norm(channels):
                    Testcase("eqx_batch_norm_inference_f64", factory=lambda: _batch_norm(4), inputs=[("B", 4, 3)],
                             x64="only", forbid_ops=("Identity", "BatchNormalization")),
                ])
-def lower_batch_norm(ctx, self, x, state, key=None, inference=None):
+def lower_batch_norm(ctx: LoweringContext, self, x, state, key=None, inference=None):
     dtype = ctx.out_avals[0].dtype
     # ONNX Runtime's float64 BatchNormalization is off by ~1e-7: float64 keeps the module's computation.
     if not (self.inference if inference is None else inference) or self.mode != "ema" or dtype != np.float32:

@@ -8,6 +8,8 @@ to see through: that is what the graph gets.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import equinox.internal as eqxi
@@ -15,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import Testcase, call_lowering, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, lowering
 
 _DOC = "https://docs.kidger.site/equinox/api/errors/"
 
@@ -65,7 +67,7 @@ def _bind_error(original, x, pred, index, *, msgs, on_error, stack):
                    Testcase("error_if_nan_vmapped", fn=jax.vmap(_nan_checked), inputs=[(4, 3)],
                             input_values=_mixed_range),
                ])
-def lower_error(ctx, x, pred, index, msgs, on_error, stack):
+def lower_error(ctx: LoweringContext, x, pred, index, msgs, on_error, stack):
     """ONNX cannot raise: a failed check fills float outputs with NaN (Equinox's ``on_error="nan"``)."""
     leaves = jax.tree_util.tree_leaves(x)
     if on_error == "off":
@@ -84,10 +86,10 @@ def _no_loops(model):
         raise AssertionError(f"error_if left control flow in the graph: {sorted(ops)}")
 
 
-def _inline_impl(ctx, *inputs, **params):
+def _inline_impl(ctx: LoweringContext, *inputs, **params):
     """Lowers the equation as its primitive's own implementation, traced on the equation's inputs."""
-    impl = functools.partial(ctx.eqn.primitive.impl, **params)
-    with jax.enable_x64(ctx.converter.double):
+    impl = functools.partial(ctx.primitive.impl, **params)
+    with jax.enable_x64(ctx.double_precision):
         closed = jax.make_jaxpr(impl)(*[jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals])
     return ctx.lower_jaxpr(closed, *inputs)
 
@@ -105,19 +107,20 @@ def _inline_impl(ctx, *inputs, **params):
               Testcase("unvmap_max_vmapped", fn=jax.vmap(lambda x: eqxi.unvmap_max(x), out_axes=None),
                        inputs=[("B", 3)], input_dtypes=["int32"]),
           ])
-def lower_unvmap(ctx, x):
+def lower_unvmap(ctx: LoweringContext, x):
     # Without a vmap around it (the exported graph has none left), each is the plain reduction.
     return _inline_impl(ctx, x)
 
 
-def _identity(ctx, x, **params):
+def _identity(ctx: LoweringContext, x, **params):
     return x
 
 
-for _name, _fn in {
+_TRANSPARENT: dict[str, Callable[..., Any]] = {
     "nondifferentiable_backward": eqxi.nondifferentiable_backward,
     "nonbatchable": eqxi.nonbatchable,
-}.items():
+}
+for _name, _fn in _TRANSPARENT.items():
     lowering(_name, component=f"equinox.internal.{_name}", onnx=[], since="0.1.0", doc=_DOC,
              testcases=[Testcase(f"{_name}", fn=lambda x, f=_fn: f(x) * 2.0, inputs=[("B", 3)])])(_identity)
 
@@ -131,12 +134,12 @@ for _name, _fn in {
               Testcase("select_if_vmap_vmapped_loop", fn=_loop_doubling("checkpointed", vmapped=True),
                        inputs=[("B", 3)]),
           ])
-def lower_select_if_vmap(ctx, pred, x, y):
+def lower_select_if_vmap(ctx: LoweringContext, pred, x, y):
     # Unbatched, the predicate is true by construction (a vmap would have turned this into a select).
     return x
 
 
 @lowering("maybe_set", "vprim", component="equinox.internal.{}", onnx=["ScatterND"], since="0.1.0", doc=_DOC,
           testcases=[])
-def lower_by_impl(ctx, *inputs, **params):
+def lower_by_impl(ctx: LoweringContext, *inputs, **params):
     return _inline_impl(ctx, *inputs, **params)

@@ -4,8 +4,7 @@ This module is what the ``jax2onnx.plugins`` entry point loads; it must stay che
 Each rule module is imported only when a conversion meets one of the targets it lists.
 """
 
-from jax2onnx import _compat
-from jax2onnx.plugin import PluginIndex
+from jax2onnx.plugin import PluginIndex, has_lax_primitive
 
 plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-lax",
@@ -21,7 +20,7 @@ plugin_index = PluginIndex(
             "shift_right_arithmetic", "population_count", "clz", "convert_element_type",
             "bitcast_convert_type", "reduce_precision", "mulhi", "eq_to", "lt_to", "le_to",
             "bessel_i0e", "bessel_i1e", "copy", "stop_gradient", "device_put",
-            *(["log2"] if _compat.has_lax_primitive("log2") else []),
+            *(["log2"] if has_lax_primitive("log2") else []),
         ],
         "jax2onnx_lax.special": [
             "erf_inv", "lgamma", "digamma", "igamma", "igammac", "igamma_grad_a", "regularized_incomplete_beta", "zeta",

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import Testcase, coverage, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, coverage, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 C64 = np.complex64
@@ -26,37 +26,37 @@ def part_dtype(dtype) -> np.dtype:
     return np.finfo(np.dtype(dtype)).dtype if np.dtype(dtype).kind == "c" else np.dtype(dtype)
 
 
-def parts(ctx, x):
+def parts(ctx: LoweringContext, x):
     """The real and imaginary parts of ``x``, each with a trailing axis of 1."""
     return ctx.op.Split(x, ctx.const(np.array([1, 1], dtype=np.int64)), axis=-1, _outputs=2)
 
 
-def join(ctx, re, im):
+def join(ctx: LoweringContext, re, im):
     return ctx.op.Concat(re, im, axis=-1)
 
 
-def part(ctx, x, index: int):
+def part(ctx: LoweringContext, x, index: int):
     """Part ``index`` (0 real, 1 imaginary) of ``x``, without the trailing axis."""
     return ctx.op.Gather(x, ctx.const(np.array(index, dtype=np.int64)), axis=-1)
 
 
-def conjugate(ctx, x, dtype):
+def conjugate(ctx: LoweringContext, x, dtype):
     return ctx.op.Mul(x, ctx.const(np.array([1, -1], dtype=dtype)))
 
 
-def from_real(ctx, x, from_dtype, dtype):
+def from_real(ctx: LoweringContext, x, from_dtype, dtype):
     """A real value as complex: imaginary parts are zero (a Pad, so inf and nan keep a zero part)."""
     x = ctx.op.Unsqueeze(ctx.cast(x, dtype, from_dtype), ctx.const(np.array([-1], dtype=np.int64)))
     rank = len(ctx.in_avals[0].shape) + 1
     return ctx.op.Pad(x, ctx.const(np.array([0] * (2 * rank - 1) + [1], dtype=np.int64)))
 
 
-def multiply(ctx, x, y):
+def multiply(ctx: LoweringContext, x, y):
     (a, b), (c, d) = parts(ctx, x), parts(ctx, y)
     return join(ctx, ctx.op.Sub(ctx.op.Mul(a, c), ctx.op.Mul(b, d)), ctx.op.Add(ctx.op.Mul(a, d), ctx.op.Mul(b, c)))
 
 
-def divide(ctx, x, y):
+def divide(ctx: LoweringContext, x, y):
     (a, b), (c, d) = parts(ctx, x), parts(ctx, y)
     norm = ctx.op.Add(ctx.op.Mul(c, c), ctx.op.Mul(d, d))
     re = ctx.op.Add(ctx.op.Mul(a, c), ctx.op.Mul(b, d))
@@ -64,7 +64,7 @@ def divide(ctx, x, y):
     return ctx.op.Div(join(ctx, re, im), norm)
 
 
-def on_parts(ctx, fn, *xs):
+def on_parts(ctx: LoweringContext, fn, *xs):
     """Lowers ``fn`` traced on the parts ([..., 2] real arrays) of ``xs``, for rules best said in JAX."""
     specs = [jax.ShapeDtypeStruct((*a.shape, 2), part_dtype(a.dtype)) if np.dtype(a.dtype).kind == "c"
              else jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
@@ -83,15 +83,15 @@ def _cases(name, fn, inputs, dtypes=None, **kw):
           doc=LAX_DOC,
           testcases=[*_cases("real", jax.lax.real, [("B", 3)], expect_ops=["Gather"]),
                      *_cases("imag", jax.lax.imag, [("B", 3)], expect_ops=["Gather"])])
-def lower_real_imag(ctx, x, **params):
-    return part(ctx, x, 0 if ctx.eqn.primitive.name == "real" else 1)
+def lower_real_imag(ctx: LoweringContext, x, **params):
+    return part(ctx, x, 0 if ctx.primitive.name == "real" else 1)
 
 
 @lowering("complex:complex", component="jax.lax.complex", onnx=["Unsqueeze", "Concat", "Expand"], since="0.2.0",
           doc=LAX_DOC.format("complex"),
           testcases=[*_cases("complex", jax.lax.complex, [("B", 3), ("B", 3)], [np.float32, np.float32]),
                      *_cases("complex_broadcast", jax.lax.complex, [("B", 3), ("B", 1)], [np.float32, np.float32])])
-def lower_complex(ctx, re, im, **params):
+def lower_complex(ctx: LoweringContext, re, im, **params):
     shape = tuple(ctx.out_avals[0].shape)
     re, im = (v if tuple(a.shape) == shape else ctx.op.Expand(v, ctx.shape_tensor(shape))
               for v, a in zip((re, im), ctx.in_avals))
@@ -102,7 +102,7 @@ def lower_complex(ctx, re, im, **params):
 @lowering("complex:conj", component="jax.lax.conj", onnx=["Mul", "Pad"], since="0.2.0", doc=LAX_DOC.format("conj"),
           testcases=[*_cases("conj", jax.lax.conj, [("B", 3)], expect_ops=["Mul"]),
                      *_cases("conj_of_real", jax.lax.conj, [("B", 3)], [np.float32])])
-def lower_conj(ctx, x, **params):
+def lower_conj(ctx: LoweringContext, x, **params):
     dtype = part_dtype(ctx.out_avals[0].dtype)
     if np.dtype(ctx.in_avals[0].dtype).kind != "c":
         return from_real(ctx, x, ctx.in_avals[0].dtype, dtype)
@@ -119,7 +119,7 @@ def lower_conj(ctx, x, **params):
                              lambda x: jax.lax.convert_element_type(x * 4, np.int32), [("B", 3)]),
                      Testcase("convert_element_type_complex_narrow", fn=lambda x: x.astype(C64),
                               inputs=[("B", 3)], input_dtypes=[np.complex128], x64="only", expect_ops=["Cast"])])
-def lower_convert(ctx, x, *, new_dtype, **params):
+def lower_convert(ctx: LoweringContext, x, *, new_dtype, **params):
     src, dst = ctx.in_avals[0].dtype, np.dtype(new_dtype)
     if np.dtype(src).kind != "c":
         return from_real(ctx, x, src, part_dtype(dst))
@@ -133,14 +133,14 @@ def lower_convert(ctx, x, *, new_dtype, **params):
 @lowering("complex:mul", component="jax.lax.mul (complex)", onnx=["Split", "Mul", "Sub", "Add", "Concat"],
           since="0.2.0", doc=LAX_DOC.format("mul"),
           testcases=_cases("mul", jax.lax.mul, [("B", 3), ("B", 3)]))
-def lower_mul(ctx, x, y, **params):
+def lower_mul(ctx: LoweringContext, x, y, **params):
     return multiply(ctx, x, y)
 
 
 @lowering("complex:div", component="jax.lax.div (complex)", onnx=["Split", "Mul", "Add", "Sub", "Div", "Concat"],
           since="0.2.0", doc=LAX_DOC.format("div"),
           testcases=_cases("div", jax.lax.div, [("B", 3), ("B", 3)]))
-def lower_div(ctx, x, y, **params):
+def lower_div(ctx: LoweringContext, x, y, **params):
     return divide(ctx, x, y)
 
 
@@ -148,7 +148,7 @@ def lower_div(ctx, x, y, **params):
           since="0.2.0", doc=LAX_DOC.format("integer_pow"),
           testcases=[*_cases("integer_pow", lambda x: jax.lax.integer_pow(x, 3), [("B", 3)]),
                      *_cases("integer_pow_negative", lambda x: jax.lax.integer_pow(x, -2), [("B", 3)])])
-def lower_integer_pow(ctx, x, *, y, **params):
+def lower_integer_pow(ctx: LoweringContext, x, *, y, **params):
     dtype = part_dtype(ctx.in_avals[0].dtype)
     result, base, n = None, x, abs(y)
     while n:  # square-and-multiply, as XLA does
@@ -165,13 +165,13 @@ def lower_integer_pow(ctx, x, *, y, **params):
 
 @lowering("complex:square", component="jax.lax.square (complex)", onnx=["Split", "Mul", "Concat"], since="0.2.0",
           doc=LAX_DOC.format("square"), testcases=_cases("square", jax.lax.square, [("B", 3)]))
-def lower_square(ctx, x, **params):
+def lower_square(ctx: LoweringContext, x, **params):
     return multiply(ctx, x, x)
 
 
 @lowering("complex:abs", component="jax.lax.abs (complex)", onnx=["ReduceL2"], since="0.2.0",
           doc=LAX_DOC.format("abs"), testcases=_cases("abs", jax.lax.abs, [("B", 3)], expect_ops=["ReduceL2"]))
-def lower_abs(ctx, x, **params):
+def lower_abs(ctx: LoweringContext, x, **params):
     axes = np.array([-1], dtype=np.int64)
     if ctx.opset >= 18:
         return ctx.op.ReduceL2(x, ctx.const(axes), keepdims=0)
@@ -180,7 +180,7 @@ def lower_abs(ctx, x, **params):
 
 @lowering("complex:exp", component="jax.lax.exp (complex)", onnx=["Split", "Exp", "Cos", "Sin", "Mul"],
           since="0.2.0", doc=LAX_DOC.format("exp"), testcases=_cases("exp", jax.lax.exp, [("B", 3)]))
-def lower_exp(ctx, x, **params):
+def lower_exp(ctx: LoweringContext, x, **params):
     re, im = parts(ctx, x)
     return ctx.op.Mul(ctx.op.Exp(re), join(ctx, ctx.op.Cos(im), ctx.op.Sin(im)))
 
@@ -189,10 +189,10 @@ def lower_exp(ctx, x, **params):
           since="0.2.0", doc=LAX_DOC,
           testcases=[*_cases("eq", lambda x, y: jax.lax.eq(x, jnp.where(jnp.real(x) > 0, x, y)), [("B", 3), ("B", 3)]),
                      *_cases("ne", lambda x, y: jax.lax.ne(x, jnp.where(jnp.imag(x) > 0, x, y)), [("B", 3), ("B", 3)])])
-def lower_eq(ctx, x, y, **params):
+def lower_eq(ctx: LoweringContext, x, y, **params):
     (a, b), (c, d) = parts(ctx, x), parts(ctx, y)
     same = ctx.op.Squeeze(ctx.op.And(ctx.op.Equal(a, c), ctx.op.Equal(b, d)), ctx.const(np.array([-1], np.int64)))
-    return same if ctx.eqn.primitive.name == "eq" else ctx.op.Not(same)
+    return same if ctx.primitive.name == "eq" else ctx.op.Not(same)
 
 
 def _lexicographic_pick(x, y, larger: bool):
@@ -210,7 +210,7 @@ def _lexicographic_pick(x, y, larger: bool):
                      *_cases("min_broadcast", jax.lax.min, [("B", 3), (1, 3)],
                              input_values=lambda rng, s: [rng.integers(-1, 2, (*t, 2)) @ [1, 1j] for t in s])])
 def lower_max_min(ctx, x, y, **params):
-    larger = ctx.eqn.primitive.name == "max"
+    larger = ctx.primitive.name == "max"
     return on_parts(ctx, lambda a, b: _lexicographic_pick(a, b, larger), x, y)
 
 
@@ -230,7 +230,7 @@ def _dot_on_parts(x, y, complex_in, *, dimension_numbers, precision, preferred_e
                              [("B", 3, 4), ("B", 4, 2)]),
                      *_cases("dot_general_real_by_complex", lambda x, y: jax.lax.dot(x, y), [("B", 3), (3, 4)],
                              [np.float32, C64])])
-def lower_dot_general(ctx, x, y, **params):
+def lower_dot_general(ctx: LoweringContext, x, y, **params):
     complex_in = [np.dtype(a.dtype).kind == "c" for a in ctx.in_avals]
     return on_parts(ctx, lambda a, b: _dot_on_parts(a, b, complex_in, **params), x, y)
 
@@ -390,7 +390,7 @@ def _on_pairs(fn):
 
 
 def _complex_function(ctx, x, **params):
-    return on_parts(ctx, _on_pairs(COMPLEX_FUNCTIONS[ctx.eqn.primitive.name]), x)
+    return on_parts(ctx, _on_pairs(COMPLEX_FUNCTIONS[ctx.primitive.name]), x)
 
 
 def _spread(rng, shapes):

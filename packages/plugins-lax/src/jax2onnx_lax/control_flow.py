@@ -7,8 +7,7 @@ import jax.ad_checkpoint
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx.builder import tensor_type
-from jax2onnx.plugin import Testcase, coverage, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, coverage, lowering, tensor_type
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 # A Loop body's leading inputs: the iteration number and the incoming condition.
@@ -66,7 +65,7 @@ def _rnn(w, u, xs, reverse=False):
 
 
 def _nested_scan(xs):
-    def row(c, xs_row):
+    def row(c: LoweringContext, xs_row):
         return jax.lax.scan(lambda a, v: (a * 0.5 + v, a), c, xs_row, reverse=True)
 
     return jax.lax.scan(row, jax.numpy.ones(xs.shape[2:], xs.dtype), xs)
@@ -242,15 +241,15 @@ def _named_scope(x):
         return jax.numpy.tanh(x) * 2
 
 
-def _select(ctx, index, branches, operands, offset=0):
+def _select(ctx: LoweringContext, index, branches, operands, offset=0):
     """Runs ``branches[index - offset]`` as a chain of nested Ifs; out of range runs the last, as in XLA."""
     out_avals = branches[0].out_avals
     rest = branches[1:]
 
-    def then_branch(c):
+    def then_branch(c: LoweringContext):
         return c.lower_jaxpr(branches[0], *operands)
 
-    def else_branch(c):
+    def else_branch(c: LoweringContext):
         if len(rest) == 1:
             return c.lower_jaxpr(rest[0], *operands)
         return _select(c, index, rest, operands, offset + 1)
@@ -263,7 +262,7 @@ def _select(ctx, index, branches, operands, offset=0):
 
 @lowering("cond", component="jax.lax.cond", onnx=["If", "Equal"], since="0.1.0", doc=LAX_DOC.format("cond"),
           testcases=COND_CASES)
-def lower_cond(ctx, index, *operands, branches, **params):
+def lower_cond(ctx: LoweringContext, index, *operands, branches, **params):
     known = ctx.const_value(index)
     if known is not None:
         # A constant index (lax.platform_dependent) needs no If.
@@ -277,7 +276,7 @@ def lower_cond(ctx, index, *operands, branches, **params):
               x, cpu=jax.numpy.tanh, default=lambda x: x * 2), inputs=[("B", 3)], expect_ops=["Tanh"]),
                      Testcase("cond_platform_default", fn=lambda x: jax.lax.platform_dependent(
               x, tpu=jax.numpy.tanh, default=lambda x: x * 2), inputs=[("B", 3)], expect_ops=["Mul"])])
-def lower_platform_index(ctx, *, platforms):
+def lower_platform_index(ctx: LoweringContext, *, platforms):
     """ONNX Runtime stands in for the CPU: the 'cpu' branch if there is one, else the default."""
     cpu = [i for i, names in enumerate(platforms) if names is not None and "cpu" in names]
     default = [i for i, names in enumerate(platforms) if names is None]
@@ -286,7 +285,7 @@ def lower_platform_index(ctx, *, platforms):
     return ctx.const(np.array((cpu + default)[0], dtype=np.int32))
 
 
-def _trip_count(ctx, length) -> ir.Value:
+def _trip_count(ctx: LoweringContext, length) -> ir.Value:
     """The scalar int64 trip count of a Loop, read from the input shapes when symbolic."""
     if isinstance(length, int):
         return ctx.const(np.array(length, dtype=np.int64))
@@ -295,12 +294,12 @@ def _trip_count(ctx, length) -> ir.Value:
 
 @lowering("scan", component="jax.lax.scan", onnx=["Loop", "Gather", "Slice"], since="0.1.0",
           doc=LAX_DOC.format("scan"), testcases=SCAN_CASES)
-def lower_scan(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, **params):
+def lower_scan(ctx: LoweringContext, *args, jaxpr, length, reverse, num_consts, num_carry, **params):
     consts, init, xs = args[:num_consts], args[num_consts:num_consts + num_carry], args[num_consts + num_carry:]
     trip = _trip_count(ctx, length)
     last = ctx.op.Sub(trip, ctx.const(np.array(1, dtype=np.int64))) if reverse else None
 
-    def body(c, iteration, keep_going, *carry):
+    def body(c: LoweringContext, iteration, keep_going, *carry):
         # A reverse scan reads xs from the end; ``unroll`` only changes XLA's schedule.
         step = c.op.Sub(last, iteration) if reverse else iteration
         x_slices = _typed([c.op.Gather(x, step, axis=0) for x in xs], jaxpr.in_avals[num_consts + num_carry:])
@@ -316,7 +315,7 @@ def lower_scan(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, **para
     return outs
 
 
-def _any(ctx, pred) -> ir.Value:
+def _any(ctx: LoweringContext, pred) -> ir.Value:
     """A bool scalar: whether any element of ``pred`` is true (ReduceMax takes bool only from opset 20)."""
     flags = ctx.op.ReduceMax(ctx.op.Cast(pred, to=ir.DataType.INT32), keepdims=0)
     out = ctx.op.Cast(flags, to=ir.DataType.BOOL)
@@ -324,7 +323,7 @@ def _any(ctx, pred) -> ir.Value:
     return out
 
 
-def _keep_finished(ctx, pred, batch_rank, new, old, aval) -> ir.Value:
+def _keep_finished(ctx: LoweringContext, pred, batch_rank, new, old, aval) -> ir.Value:
     """``new`` where ``pred`` (over the leading ``batch_rank`` axes) holds, else ``old``."""
     trailing = np.arange(batch_rank, len(aval.shape), dtype=np.int64)
     if trailing.size:
@@ -334,7 +333,7 @@ def _keep_finished(ctx, pred, batch_rank, new, old, aval) -> ir.Value:
 
 @lowering("while", component="jax.lax.while_loop", onnx=["Loop"], since="0.1.0",
           doc=LAX_DOC.format("while_loop"), testcases=WHILE_CASES)
-def lower_while(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+def lower_while(ctx: LoweringContext, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     split = cond_nconsts + body_nconsts
     cond_consts, body_consts, init = args[:cond_nconsts], args[cond_nconsts:split], list(args[split:])
     state_avals = ctx.in_avals[split:]
@@ -342,7 +341,7 @@ def lower_while(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     # so the Loop also carries the batched predicate.
     batch_rank = len(cond_jaxpr.out_avals[0].shape)
 
-    def body(c, iteration, keep_going, *carry):
+    def body(c: LoweringContext, iteration, keep_going, *carry):
         pred, state = (carry[0], carry[1:]) if batch_rank else (None, carry)
         new = c.lower_jaxpr(body_jaxpr, *body_consts, *state)
         if batch_rank:
@@ -363,7 +362,7 @@ def lower_while(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
           doc=LAX_DOC.format("optimization_barrier"),
           testcases=[Testcase("optimization_barrier_pair", fn=lambda x: jax.lax.optimization_barrier((x * 2, x + 1)),
                               inputs=[("B", 3)], expect_ops=["Mul", "Add"])])
-def lower_optimization_barrier(ctx, *operands):
+def lower_optimization_barrier(ctx: LoweringContext, *operands):
     return operands
 
 
@@ -373,7 +372,7 @@ def lower_optimization_barrier(ctx, *operands):
               lambda y: jax.ad_checkpoint.checkpoint_name(jax.numpy.tanh(y), "h") * 2,
               policy=jax.checkpoint_policies.save_only_these_names("h"))(x), inputs=[("B", 3)],
               expect_ops=["Tanh", "Mul"])])
-def lower_checkpoint_name(ctx, x, *, name):
+def lower_checkpoint_name(ctx: LoweringContext, x, *, name):
     return x
 
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 from jax2onnx_lax.linalg import rearrange
 
 DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.conv_general_dilated.html"
@@ -17,7 +17,7 @@ CONV_DTYPES = {"float16", "float32", "float64"}
 INT64_MAX, INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
 
-def _ints(ctx, values: Sequence[int]) -> ir.Value:
+def _ints(ctx: LoweringContext, values: Sequence[int]) -> ir.Value:
     return ctx.const(np.array(values, dtype=np.int64))
 
 
@@ -26,7 +26,7 @@ def _unless(values: Sequence[int], default: int) -> list[int] | None:
     return list(values) if any(v != default for v in values) else None
 
 
-def _batch_groups_as_features(ctx, x: ir.Value, groups: int, shape: Sequence) -> ir.Value:
+def _batch_groups_as_features(ctx: LoweringContext, x: ir.Value, groups: int, shape: Sequence) -> ir.Value:
     """(G*N, C, ...) -> (N, G*C, ...): XLA's batch group g is the g-th block of the batch."""
     n, c, *spatial = shape
     x = ctx.op.Reshape(x, ctx.shape_tensor([groups, n // groups, c, *spatial]))
@@ -34,7 +34,7 @@ def _batch_groups_as_features(ctx, x: ir.Value, groups: int, shape: Sequence) ->
     return ctx.op.Reshape(x, ctx.shape_tensor([n // groups, groups * c, *spatial]))
 
 
-def _conv(ctx, x, kernel, window_strides, padding, rhs_dilation, groups, same: bool):
+def _conv(ctx: LoweringContext, x, kernel, window_strides, padding, rhs_dilation, groups, same: bool):
     pads = [lo for lo, _ in padding] + [hi for _, hi in padding]
     auto_pad = None
     # Symbolic SAME padding: let Conv compute it (ONNX Runtime rejects auto_pad with dilations).
@@ -46,14 +46,15 @@ def _conv(ctx, x, kernel, window_strides, padding, rhs_dilation, groups, same: b
                        dilations=_unless(rhs_dilation, 1), group=groups if groups > 1 else None)
 
 
-def _flipped_kernel(ctx, rhs, rhs_spec, dtype, groups: int) -> ir.Value:
+def _flipped_kernel(ctx: LoweringContext, rhs, rhs_spec, dtype, groups: int) -> ir.Value:
     """ConvTranspose's weight (I, O/groups, k...) from Conv's (O, I/groups, k...), spatially flipped."""
     o, i_g, *k = (ctx.in_avals[1].shape[d] for d in rhs_spec)
     spatial = list(range(2, 2 + len(k)))
     value = ctx.const_value(rhs)
     if value is not None:
-        w = np.transpose(value, rhs_spec).reshape(groups, o // groups, i_g, *k).swapaxes(1, 2)
-        return ctx.const(np.ascontiguousarray(np.flip(w.reshape(groups * i_g, o // groups, *k), spatial), dtype=dtype))
+        grouped = np.transpose(value, rhs_spec).reshape(groups, o // groups, i_g, *k).swapaxes(1, 2)
+        flipped = np.flip(grouped.reshape(groups * i_g, o // groups, *k), tuple(spatial))
+        return ctx.const(np.ascontiguousarray(flipped, dtype=dtype))
     if groups == 1:
         w = rearrange(ctx, rhs, [rhs_spec[1], rhs_spec[0], *rhs_spec[2:]], dtype, ctx.in_avals[1].dtype)
     else:
@@ -65,7 +66,8 @@ def _flipped_kernel(ctx, rhs, rhs_spec, dtype, groups: int) -> ir.Value:
     return ctx.op.Slice(w, _ints(ctx, [-1] * n), _ints(ctx, [INT64_MIN] * n), _ints(ctx, spatial), _ints(ctx, [-1] * n))
 
 
-def _transposed_conv(ctx, x, rhs, rhs_spec, dtype, window_strides, padding, lhs_dilation, rhs_dilation, groups):
+def _transposed_conv(ctx: LoweringContext, x, rhs, rhs_spec, dtype, window_strides, padding, lhs_dilation,
+                     rhs_dilation, groups):
     if not all(isinstance(p, int) for pair in padding for p in pair):
         raise ctx.fail("a transposed convolution (lhs_dilation > 1) needs static padding")
     # Correlating the dilated input padded by (lo, hi) is ConvTranspose with pads r*(k-1) - lo, r*(k-1) - hi.
@@ -193,7 +195,8 @@ TESTCASES = [
 @lowering("conv_general_dilated", component="jax.lax.conv_general_dilated",
           onnx=["Conv", "ConvTranspose", "Transpose", "Slice", "Pad", "Reshape"], since="0.1.0", doc=DOC,
           testcases=TESTCASES)
-def lower_conv(ctx, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+def lower_conv(ctx: LoweringContext, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
+               dimension_numbers,
                feature_group_count, batch_group_count, **params):
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     out_dtype = np.dtype(ctx.out_avals[0].dtype)

@@ -15,14 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 from jax2onnx_lax import matrix_algorithms as alg
 
 DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.linalg.{}.html"
 LOOP_OPS = ["Loop", "MatMul", "Where"]
 
 
-def lower_traced(ctx, algorithm, *inputs, matrix_inputs=(0,), **params):
+def lower_traced(ctx: LoweringContext, algorithm, *inputs, matrix_inputs=(0,), **params):
     """Lowers ``algorithm(*inputs, **params)`` traced on the equation's input shapes."""
     for i in matrix_inputs:
         shape = ctx.in_avals[i].shape
@@ -30,7 +30,7 @@ def lower_traced(ctx, algorithm, *inputs, matrix_inputs=(0,), **params):
             raise ctx.fail(f"the matrix dimensions {tuple(shape[-2:])} must be static (batch dimensions may be "
                            "symbolic): give the input a concrete size for its last two axes")
     specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
-    with jax.enable_x64(ctx.converter.double):
+    with jax.enable_x64(ctx.double_precision):
         closed = jax.make_jaxpr(_widened(functools.partial(algorithm, **params)))(*specs)
     return ctx.lower_jaxpr(closed, *inputs)
 
@@ -115,7 +115,7 @@ HOUSEHOLDER_F32 = (1e-4, 1e-5)
               Testcase("cholesky_not_pd", fn=jax.lax.linalg.cholesky, inputs=[("B", 4, 4)],
                        input_values=lambda rng, shapes: [-spd(rng, shapes)[0]]),
           ])
-def lower_cholesky(ctx, a, **params):
+def lower_cholesky(ctx: LoweringContext, a, **params):
     return lower_traced(ctx, alg.cholesky, a)
 
 
@@ -126,7 +126,7 @@ def lower_cholesky(ctx, a, **params):
               Testcase("lu_wide", fn=jax.lax.linalg.lu, inputs=[("B", 3, 5)]),
               Testcase("lu_scipy_vmap", fn=jax.vmap(jax.scipy.linalg.lu), inputs=[("B", 4, 4)]),
           ])
-def lower_lu(ctx, a, **params):
+def lower_lu(ctx: LoweringContext, a, **params):
     return lower_traced(ctx, alg.lu, a)
 
 
@@ -136,7 +136,7 @@ def lower_lu(ctx, a, **params):
                        inputs=[("B", 4)], input_dtypes=[np.int32],
                        input_values=lambda rng, shapes: [rng.integers(np.arange(4), 6, shapes[0])]),
           ])
-def lower_lu_pivots_to_permutation(ctx, pivots, *, permutation_size):
+def lower_lu_pivots_to_permutation(ctx: LoweringContext, pivots, *, permutation_size):
     return lower_traced(ctx, alg.lu_pivots_to_permutation, pivots, matrix_inputs=(), size=permutation_size)
 
 
@@ -148,14 +148,14 @@ def lower_lu_pivots_to_permutation(ctx, pivots, *, permutation_size):
               *by_dtype("qr_wide_reduced", jnp.linalg.qr, [("B", 3, 5)], HOUSEHOLDER_F32),
               *by_dtype("qr_r_only", lambda a: jnp.linalg.qr(a, mode="r"), [("B", 6, 4)], HOUSEHOLDER_F32),
           ])
-def lower_qr(ctx, a, *, full_matrices, pivoting=False, **params):
+def lower_qr(ctx: LoweringContext, a, *, full_matrices, pivoting=False, **params):
     if pivoting:
         raise ctx.fail("QR with column pivoting is not supported: call jax.lax.linalg.qr with pivoting=False")
     return lower_traced(ctx, alg.qr, a, full_matrices=full_matrices)
 
 
 @lowering("geqrf", component="jax.lax.linalg.geqrf", onnx=LOOP_OPS + ["Sqrt"], since="0.2.0", doc=DOC.format("qr"))
-def lower_geqrf(ctx, a):
+def lower_geqrf(ctx: LoweringContext, a):
     return lower_traced(ctx, alg.geqrf, a)
 
 
@@ -164,7 +164,7 @@ def lower_geqrf(ctx, a):
               *by_dtype("householder_product", jax.lax.linalg.householder_product, [("B", 5, 3), ("B", 3)],
                         HOUSEHOLDER_F32),
           ])
-def lower_householder_product(ctx, a, taus):
+def lower_householder_product(ctx: LoweringContext, a, taus):
     return lower_traced(ctx, alg.householder_product, a, taus)
 
 
@@ -177,7 +177,7 @@ def lower_householder_product(ctx, a, taus):
                         [("B", 7, 7)], ITERATIVE_F32),
               *by_dtype("eigh_eigvalsh", jnp.linalg.eigvalsh, [("B", 4, 4)], ITERATIVE_F32, input_values=spd),
           ])
-def lower_eigh(ctx, a, *, lower, sort_eigenvalues, subset_by_index=None, **params):
+def lower_eigh(ctx: LoweringContext, a, *, lower, sort_eigenvalues, subset_by_index=None, **params):
     return lower_traced(ctx, alg.eigh, a, lower=lower, sort_eigenvalues=sort_eigenvalues,
                         subset_by_index=subset_by_index)
 
@@ -191,7 +191,7 @@ def lower_eigh(ctx, a, *, lower, sort_eigenvalues, subset_by_index=None, **param
               *by_dtype("svd_values_only", lambda a: jnp.linalg.svd(a, compute_uv=False), [("B", 5, 4)],
                         ITERATIVE_F32),
           ])
-def lower_svd(ctx, a, *, full_matrices, compute_uv, subset_by_index=None, **params):
+def lower_svd(ctx: LoweringContext, a, *, full_matrices, compute_uv, subset_by_index=None, **params):
     return lower_traced(ctx, alg.svd, a, full_matrices=full_matrices, compute_uv=compute_uv,
                         subset_by_index=subset_by_index)
 
@@ -203,6 +203,6 @@ def lower_svd(ctx, a, *, full_matrices, compute_uv, subset_by_index=None, **para
               *by_dtype("tridiagonal_upper", lambda a: jax.lax.linalg.tridiagonal(a, lower=False), [("B", 4, 4)],
                         HOUSEHOLDER_F32),
           ])
-def lower_tridiagonal(ctx, a, *, lower):
+def lower_tridiagonal(ctx: LoweringContext, a, *, lower):
     return lower_traced(ctx, alg.tridiagonal, a, lower=lower)
 

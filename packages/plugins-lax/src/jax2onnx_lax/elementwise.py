@@ -12,9 +12,7 @@ import math
 import jax
 import numpy as np
 
-from jax2onnx import _compat, kernels
-from jax2onnx.kernels import FLOAT, SINT, UINT
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import FLOAT, SINT, UINT, Testcase, has_lax_primitive, kernels, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 
@@ -345,7 +343,7 @@ def _in_xla_steps(ctx, x, first, constant, second):
     return ctx.cast(step(second, middle), dtype, from_dtype=work)
 
 
-if _compat.has_lax_primitive("log2"):  # JAX 0.12+ binds jnp.log2 as log2; older versions divide two logs
+if has_lax_primitive("log2"):  # JAX 0.12+ binds jnp.log2 as log2; older versions divide two logs
     lowering("log2", component="jax.lax.log2", onnx=["Log", "Mul"], since="0.2.0", doc=LAX_DOC.format("log2"),
              testcases=[Testcase("log2", fn=_lax("log2"), inputs=[("B", 4)], input_values=_uniform(0.01, 10),
                                  expect_ops=["Log", "Mul"]),

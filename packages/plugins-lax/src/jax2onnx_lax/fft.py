@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 
 from .complex import conjugate, part, part_dtype
 
@@ -23,7 +23,7 @@ FFT, IFFT, RFFT, IRFFT = range(4)  # jax.lax.FftType values
 DFT_OPSET, DFT_AXIS_INPUT_OPSET = 17, 20
 
 
-def _dft(ctx, x, axis: int, n, dtype, *, inverse: bool = False, onesided: bool = False):
+def _dft(ctx: LoweringContext, x, axis: int, n, dtype, *, inverse: bool = False, onesided: bool = False):
     """The DFT of ``x`` (complex [..., 2], or real [..., 1] when ``onesided``) along ``axis`` of length ``n``."""
     if ctx.opset < DFT_OPSET:
         return _dft_by_matrix(ctx, x, axis, n, dtype, inverse, onesided)
@@ -42,7 +42,7 @@ def _dft(ctx, x, axis: int, n, dtype, *, inverse: bool = False, onesided: bool =
     return ctx.op.Div(conjugate(ctx, y, dtype), ctx.cast(ctx.dim(n), dtype, np.int64))
 
 
-def _dft_by_matrix(ctx, x, axis: int, n, dtype, inverse: bool, onesided: bool):
+def _dft_by_matrix(ctx: LoweringContext, x, axis: int, n, dtype, inverse: bool, onesided: bool):
     if not isinstance(n, int):
         raise ctx.fail(f"an FFT over a symbolic length ({n}) needs ONNX DFT: export at opset {DFT_OPSET} or later")
     t, k = np.arange(n)[:, None], np.arange(n // 2 + 1 if onesided else n)[None, :]
@@ -57,7 +57,7 @@ def _dft_by_matrix(ctx, x, axis: int, n, dtype, inverse: bool, onesided: bool):
     return ctx.op.Einsum(x, ctx.const(matrix), equation=f"{letters},{letters[axis]}{letters[-1]}yz->{out}")
 
 
-def _hermitian_full(ctx, x, axis: int, n: int, dtype):
+def _hermitian_full(ctx: LoweringContext, x, axis: int, n: int, dtype):
     """The full spectrum of length ``n`` from its first n // 2 + 1 terms: X[n - k] = conj(X[k])."""
     mirrored = ctx.op.Slice(x, ctx.const(np.array([n - n // 2 - 1], np.int64)), ctx.const(np.array([0], np.int64)),
                             ctx.const(np.array([axis], np.int64)), ctx.const(np.array([-1], np.int64)))
@@ -104,7 +104,7 @@ TESTCASES = [
 @lowering("complex:fft", component="jax.lax.fft",
           onnx=["DFT", "Unsqueeze", "Slice", "Concat", "Mul", "Gather", "Einsum"], since="0.2.0", doc=DOC,
           testcases=TESTCASES)
-def lower_fft(ctx, x, *, fft_type, fft_lengths):
+def lower_fft(ctx: LoweringContext, x, *, fft_type, fft_lengths):
     kind, rank = int(fft_type), len(ctx.in_avals[0].shape)
     axes = list(range(rank - len(fft_lengths), rank))
     dtype = part_dtype(ctx.out_avals[0].dtype if kind != IRFFT else ctx.in_avals[0].dtype)

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 
 from .shapes import INT64_MAX, LAX_DOC, ints, iota, is_static
 
@@ -112,7 +112,7 @@ def _ints(values: Sequence[Any]) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def clamp_starts(ctx, indices: ir.Value, dims: IndexDims, check: bool,
+def clamp_starts(ctx: LoweringContext, indices: ir.Value, dims: IndexDims, check: bool,
                  index_dtype: Any = np.int64) -> tuple[ir.Value, ir.Value | None]:
     """Start indices clamped so each window lies in the operand, and (if ``check``) a [..., 1]
     mask of the rows that needed no clamping (None: all of them)."""
@@ -133,7 +133,7 @@ def clamp_starts(ctx, indices: ir.Value, dims: IndexDims, check: bool,
     return clamped, ctx.op.Equal(moved, zero)
 
 
-def relabel(ctx, x: ir.Value, source: list, target: list) -> ir.Value:
+def relabel(ctx: LoweringContext, x: ir.Value, source: list, target: list) -> ir.Value:
     """Rearranges the dims of ``x`` from ``source`` labels to ``target`` labels; a label on one
     side only is a size-1 dim (squeezed or unsqueezed)."""
     dropped = [p for p, label in enumerate(source) if label not in target]
@@ -146,7 +146,7 @@ def relabel(ctx, x: ir.Value, source: list, target: list) -> ir.Value:
     return place(ctx, x, len(target), [p for p, label in enumerate(target) if label in source])
 
 
-def place(ctx, x: ir.Value, rank: int, keep: Sequence[int], broadcast: bool = False) -> ir.Value:
+def place(ctx: LoweringContext, x: ir.Value, rank: int, keep: Sequence[int], broadcast: bool = False) -> ir.Value:
     """Unsqueezes ``x`` to ``rank`` dims, its own dims landing at positions ``keep``; with
     ``broadcast``, leading size-1 dims are left to the consumer's broadcasting."""
     lead = min(keep, default=rank) if broadcast else 0
@@ -157,12 +157,12 @@ def place(ctx, x: ir.Value, rank: int, keep: Sequence[int], broadcast: bool = Fa
     return ctx.const(np.expand_dims(known, missing)) if known is not None else ctx.op.Unsqueeze(x, ints(ctx, missing))
 
 
-def squeeze(ctx, x: ir.Value, axes: Sequence[int]) -> ir.Value:
+def squeeze(ctx: LoweringContext, x: ir.Value, axes: Sequence[int]) -> ir.Value:
     known = ctx.const_value(x)
     return ctx.const(np.squeeze(known, tuple(axes))) if known is not None else ctx.op.Squeeze(x, ints(ctx, axes))
 
 
-def split_last(ctx, x: ir.Value, k: int) -> list[ir.Value]:
+def split_last(ctx: LoweringContext, x: ir.Value, k: int) -> list[ir.Value]:
     """The k components of the last dim, each keeping it as size 1."""
     known = ctx.const_value(x)
     if known is not None:
@@ -170,15 +170,18 @@ def split_last(ctx, x: ir.Value, k: int) -> list[ir.Value]:
     return list(ctx.op.Split(x, ints(ctx, [1] * k), axis=-1, _outputs=k)) if k > 1 else [x]
 
 
-def elements_layout(ctx, x: ir.Value, dims: IndexDims) -> ir.Value:
+def elements_layout(ctx: LoweringContext, x: ir.Value, dims: IndexDims) -> ir.Value:
     """``x`` (start indices or their mask, [*batch, 1]) in the GatherElements/ScatterElements layout."""
-    own = dims.elements_labels[dims.start_map[0]]
+    labels = dims.elements_labels
+    assert labels is not None  # only called where the elements form applies
+    own = labels[dims.start_map[0]]
     # The index-vector dim doubles as the indexed dim when no batch dim plays that part.
     vector = own if own not in dims.batch_labels else "vector"
-    return relabel(ctx, x, [*dims.batch_labels, vector], dims.elements_labels)
+    return relabel(ctx, x, [*dims.batch_labels, vector], labels)
 
 
-def index_grid(ctx, dims: IndexDims, starts: ir.Value, result_shape: Sequence[Any]) -> tuple[ir.Value, int]:
+def index_grid(ctx: LoweringContext, dims: IndexDims, starts: ir.Value,
+               result_shape: Sequence[Any]) -> tuple[ir.Value, int]:
     """The operand index of every result element, as [*result_shape[:n], r]; trailing whole-extent
     window dims are left out (ScatterND/GatherND take them as slices). Returns it and n."""
     layout, rank = dims.layout, len(dims.operand_shape)
@@ -206,11 +209,11 @@ def index_grid(ctx, dims: IndexDims, starts: ir.Value, result_shape: Sequence[An
     return (ctx.op.Concat(*components, axis=-1) if r > 1 else components[0]), n
 
 
-def squeeze_last(ctx, x: ir.Value) -> ir.Value:
+def squeeze_last(ctx: LoweringContext, x: ir.Value) -> ir.Value:
     return squeeze(ctx, x, [-1])
 
 
-def stack_scalars(ctx, scalars: Sequence[ir.Value]) -> ir.Value:
+def stack_scalars(ctx: LoweringContext, scalars: Sequence[ir.Value]) -> ir.Value:
     """Scalar indices as one int64 vector (a constant when all are)."""
     known = [ctx.const_value(s) for s in scalars]
     if all(k is not None for k in known):
@@ -219,14 +222,14 @@ def stack_scalars(ctx, scalars: Sequence[ir.Value]) -> ir.Value:
     return parts[0] if len(parts) == 1 else ctx.op.Concat(*parts, axis=0)
 
 
-def slice_ends(ctx, starts: ir.Value, sizes: Sequence[Any]) -> ir.Value:
+def slice_ends(ctx: LoweringContext, starts: ir.Value, sizes: Sequence[Any]) -> ir.Value:
     known = ctx.const_value(starts)
     if known is not None and all(is_static(s) for s in sizes):
         return ctx.const(known + np.array(sizes, dtype=np.int64))
     return ctx.op.Add(starts, ctx.shape_tensor(sizes))
 
 
-def gather_slice(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims) -> ir.Value:
+def gather_slice(ctx: LoweringContext, operand: ir.Value, starts: ir.Value, dims: IndexDims) -> ir.Value:
     """A gather of one window (start indices without batch dims): Slice, then Squeeze."""
     extra = [d for d in dims.rest if dims.sizes[d] != dims.operand_shape[d]]
     if extra:
@@ -269,7 +272,8 @@ F32, I32 = np.float32, np.int32
 NO_LOOP = ("Loop", "Identity")
 
 
-def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape: Sequence[Any]) -> ir.Value:
+def gather(ctx: LoweringContext, operand: ir.Value, starts: ir.Value, dims: IndexDims,
+           out_shape: Sequence[Any]) -> ir.Value:
     rank, batch, labels = len(dims.operand_shape), dims.batch_rank, dims.elements_labels
     if dims.is_nd and len(dims.start_map) == 1 and not dims.operand_batching:
         a = dims.start_map[0]
@@ -366,7 +370,7 @@ def gather(ctx, operand: ir.Value, starts: ir.Value, dims: IndexDims, out_shape:
               _case("gather_take_bool", fn=lambda x: jnp.take(x, np.array([0, 2], np.int32), axis=1),
                        inputs=[("B", 3)], input_dtypes=[np.bool_]),
           ])
-def lower_gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value, **params):
+def lower_gather(ctx: LoweringContext, operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value, **params):
     out_shape = ctx.out_avals[0].shape
     dims = gather_dims(dimension_numbers, slice_sizes, ctx.in_avals[0].shape, len(out_shape))
     starts, valid = clamp_starts(ctx, indices, dims, mode == FILL_OR_DROP, ctx.in_avals[1].dtype)
@@ -389,7 +393,7 @@ def lower_gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode,
               _case("dynamic_slice_scalar_index", fn=lambda x, i: x[i], inputs=[("B", 3), ()],
                        input_dtypes=[F32, I32]),
           ])
-def lower_dynamic_slice(ctx, x, *starts, slice_sizes):
+def lower_dynamic_slice(ctx: LoweringContext, x, *starts, slice_sizes):
     shape = ctx.in_avals[0].shape
     # A whole-extent slice always starts at 0 (JAX clamps the start).
     axes = tuple(a for a, d in enumerate(shape) if slice_sizes[a] != d)
@@ -411,7 +415,7 @@ def lower_dynamic_slice(ctx, x, *starts, slice_sizes):
               _case("dynamic_update_slice_empty_update", fn=lambda x, u, i: lax.dynamic_update_slice(x, u, (i, i, i)),
                        inputs=[(7, "B", 3), (2, 0, 1), ()], input_dtypes=[F32, F32, I32], forbid_ops=()),
           ])
-def lower_dynamic_update_slice(ctx, x, update, *starts):
+def lower_dynamic_update_slice(ctx: LoweringContext, x, update, *starts):
     shape, update_shape = ctx.in_avals[0].shape, ctx.in_avals[1].shape
     if 0 in update_shape:  # nothing to write
         return x
@@ -489,8 +493,9 @@ def lower_dynamic_update_slice(ctx, x, update, *starts):
               _case("scatter_max_int", fn=lambda x, i, v: x.at[i, 2].max(v), inputs=[(5, 4), ("B",), ("B",)],
                        input_dtypes=[I32, I32, I32]),
           ])
-def lower_scatter(ctx, operand, indices, updates, *, dimension_numbers, mode, update_jaxpr=None, **params):
-    name = ctx.eqn.primitive.name
+def lower_scatter(ctx: LoweringContext, operand, indices, updates, *, dimension_numbers, mode, update_jaxpr=None,
+                  **params):
+    name = ctx.primitive.name
     if name == "scatter" and update_jaxpr is not None:
         raise ctx.fail("x.at[...].apply (a scatter with an update function) has no lowering: compute the new "
                        "values from x[...] and write them with x.at[...].set instead")
@@ -506,17 +511,18 @@ def lower_scatter(ctx, operand, indices, updates, *, dimension_numbers, mode, up
     return form(ctx, operand, starts, valid, updates, dims, SCATTER_REDUCTIONS[name])
 
 
-def scatter_elements(ctx, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
+def scatter_elements(ctx: LoweringContext, operand, starts, valid, updates, dims: IndexDims,
+                     reduction: str) -> ir.Value:
     axis = dims.start_map[0]
     idx = elements_layout(ctx, starts, dims)
     if valid is not None:
         idx = redirect(ctx, idx, elements_layout(ctx, valid, dims), dims.operand_shape[axis], 1)
-    updates = relabel(ctx, updates, dims.layout, dims.elements_labels)
+    updates = relabel(ctx, updates, dims.layout, dims.elements_labels or [])
     return with_padding_row(ctx, operand, axis, valid, dims, lambda data: scatter_op(
         ctx, "ScatterElements", data, idx, updates, reduction, axis=axis))
 
 
-def scatter_nd(ctx, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
+def scatter_nd(ctx: LoweringContext, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
     """ScatterND with the indexed dims moved to the front."""
     dims_in_order, perm = list(range(len(dims.operand_shape))), [*dims.start_map, *dims.rest]
     idx = starts
@@ -528,7 +534,7 @@ def scatter_nd(ctx, operand, starts, valid, updates, dims: IndexDims, reduction:
     return relabel(ctx, out, perm, dims_in_order)
 
 
-def scatter_grid(ctx, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
+def scatter_grid(ctx: LoweringContext, operand, starts, valid, updates, dims: IndexDims, reduction: str) -> ir.Value:
     """ScatterND over the operand index of every update element."""
     updates_shape = ctx.in_avals[2].shape
     idx, n = index_grid(ctx, dims, starts, updates_shape)
@@ -539,19 +545,19 @@ def scatter_grid(ctx, operand, starts, valid, updates, dims: IndexDims, reductio
                             lambda data: scatter_op(ctx, "ScatterND", data, idx, updates, reduction))
 
 
-def scatter_op(ctx, op_type: str, data, idx, updates, reduction: str, **attrs) -> ir.Value:
+def scatter_op(ctx: LoweringContext, op_type: str, data, idx, updates, reduction: str, **attrs) -> ir.Value:
     """A Scatter node, in a wider dtype where ONNX Runtime has no kernel for its reduction (float16 add)."""
     key = op_type if reduction == "none" else f"{op_type}:{reduction}"
     return ctx.kernel_op(op_type, data, idx, updates, dtype=ctx.in_avals[0].dtype, data=(0, 2), kernel_key=key,
                          reduction=reduction, **attrs)
 
 
-def redirect(ctx, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -> ir.Value:
+def redirect(ctx: LoweringContext, idx: ir.Value, mask: ir.Value, operand_dim: Any, width: int) -> ir.Value:
     """Points the index rows ``mask`` rejects at the padding row after ``operand_dim``."""
     return ctx.op.Where(mask, idx, ctx.shape_tensor([operand_dim] + [0] * (width - 1)))
 
 
-def with_padding_row(ctx, operand: ir.Value, axis: int, valid: ir.Value | None, dims: IndexDims,
+def with_padding_row(ctx: LoweringContext, operand: ir.Value, axis: int, valid: ir.Value | None, dims: IndexDims,
                      scatter) -> ir.Value:
     """``scatter(operand)``; when rows may be dropped, through a padding row at the end of ``axis``."""
     if valid is None:

@@ -11,15 +11,14 @@ import jax.numpy as jnp
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx import kernels
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, kernels, lowering
 
 DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.dot_general.html"
 
 INT8 = {"int8", "uint8"}
 
 
-def rearrange(ctx, x: ir.Value, perm: Sequence[int], dtype: Any, from_dtype: Any) -> ir.Value:
+def rearrange(ctx: LoweringContext, x: ir.Value, perm: Sequence[int], dtype: Any, from_dtype: Any) -> ir.Value:
     """``x`` transposed by ``perm`` and cast to ``dtype``, at export time when ``x`` is a constant."""
     identity = list(perm) == sorted(perm)
     value = ctx.const_value(x)
@@ -150,7 +149,7 @@ TESTCASES = [
 
 @lowering("dot_general", component="jax.lax.dot_general", onnx=["MatMul", "Gemm", "Einsum", "MatMulInteger"],
           since="0.1.0", doc=DOC, testcases=TESTCASES)
-def lower_dot_general(ctx, lhs, rhs, *, dimension_numbers, **params):
+def lower_dot_general(ctx: LoweringContext, lhs, rhs, *, dimension_numbers, **params):
     contract, batch = dimension_numbers
     (lhs_aval, rhs_aval), out_dtype = ctx.in_avals, np.dtype(ctx.out_avals[0].dtype)
     lhs_free, rhs_free = _free(lhs_aval.ndim, contract[0], batch[0]), _free(rhs_aval.ndim, contract[1], batch[1])

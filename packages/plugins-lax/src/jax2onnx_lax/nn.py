@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx.plugin import Testcase, call_lowering, coverage
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
 
 NN_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.nn.{}.html"
 F32 = (np.float32,)
@@ -21,7 +21,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _dtype(x) -> np.dtype | None:
-    return np.dtype(x.dtype.numpy()) if isinstance(x, ir.Value) else None
+    return np.dtype(x.dtype.numpy()) if isinstance(x, ir.Value) and x.dtype is not None else None
 
 
 def _scalar(v) -> float | None:
@@ -84,7 +84,7 @@ ACTIVATION_CASES = {
 
 
 def _activation(op_type: str, opset: int, dtypes, attributes):
-    def rule(ctx, x, **arguments):
+    def rule(ctx: LoweringContext, x, **arguments):
         attrs = attributes(arguments)
         if ctx.opset < opset or _dtype(x) not in dtypes or attrs is None:
             return NotImplemented
@@ -110,7 +110,7 @@ for _name, (_op, _opset, _dtypes, _attrs) in ACTIVATIONS.items():
                                    check_model=_native("Gelu", 20)),
                           Testcase("nn_gelu_exact", fn=lambda x: jax.nn.gelu(x, approximate=False), inputs=[("B", 8)],
                                    check_model=_native("Gelu", 20))])
-def lower_gelu(ctx, x, approximate=True):
+def lower_gelu(ctx: LoweringContext, x, approximate=True):
     # float64 too: ORT has no exact kernel, and Gelu's function body holds float32 constants.
     if ctx.opset < 20 or _dtype(x) not in F32:
         return NotImplemented
@@ -120,7 +120,7 @@ def lower_gelu(ctx, x, approximate=True):
 @call_lowering("jax.nn.relu6", onnx=["Clip"], since="0.1.0", doc=NN_DOC.format("relu6"),
                testcases=[Testcase("nn_relu6", fn=lambda x: jax.nn.relu6(x), inputs=[("B", 12)], expect_ops=["Clip"],
                                    input_values=lambda rng, shapes: [5 * rng.standard_normal(shapes[0])])])
-def lower_relu6(ctx, x):
+def lower_relu6(ctx: LoweringContext, x):
     if _dtype(x) not in FLOATS:
         return NotImplemented
     return ctx.op.Clip(x, ctx.const(0, _dtype(x)), ctx.const(6, _dtype(x)))
@@ -130,7 +130,7 @@ def lower_relu6(ctx, x):
                testcases=[Testcase("nn_hard_tanh", fn=lambda x: jax.nn.hard_tanh(x), inputs=[("B", 12)],
                                    expect_ops=["Clip"],
                                    input_values=lambda rng, shapes: [3 * rng.standard_normal(shapes[0])])])
-def lower_hard_tanh(ctx, x):
+def lower_hard_tanh(ctx: LoweringContext, x):
     if _dtype(x) not in FLOATS:
         return NotImplemented
     return ctx.op.Clip(x, ctx.const(-1, _dtype(x)), ctx.const(1, _dtype(x)))
@@ -140,15 +140,15 @@ def lower_hard_tanh(ctx, x):
                testcases=[Testcase("nn_log_sigmoid", fn=lambda x: jax.nn.log_sigmoid(x), inputs=[("B", 12)],
                                    check_model=_native("Softplus"),
                                    input_values=lambda rng, shapes: [10 * rng.standard_normal(shapes[0])])])
-def lower_log_sigmoid(ctx, x):
+def lower_log_sigmoid(ctx: LoweringContext, x):
     if _dtype(x) not in F32:
         return NotImplemented
     return ctx.op.Neg(ctx.op.Softplus(ctx.op.Neg(x)))
 
 
 def _softmax_rule(op_type: str):
-    def rule(ctx, x, axis=-1, where=None):
-        rank = len(x.shape) if isinstance(x, ir.Value) else 0
+    def rule(ctx: LoweringContext, x, axis=-1, where=None):
+        rank = len(x.shape) if isinstance(x, ir.Value) and x.shape is not None else 0
         axis = _axis(axis, rank)
         if where is not None or axis is None or _dtype(x) not in FLOATS:
             return NotImplemented
@@ -178,8 +178,8 @@ for _name, _op in {"softmax": "Softmax", "log_softmax": "LogSoftmax"}.items():
                                    check_model=_native("Split", 13, FLOATS)),
                           Testcase("nn_glu_axis0", fn=lambda x: jax.nn.glu(x, axis=0), inputs=[(6, "B")],
                                    check_model=_native("Split", 13, FLOATS))])
-def lower_glu(ctx, x, axis=-1):
-    axis = _axis(axis, len(x.shape)) if isinstance(x, ir.Value) else None
+def lower_glu(ctx: LoweringContext, x, axis=-1):
+    axis = _axis(axis, len(x.shape)) if isinstance(x, ir.Value) and x.shape is not None else None
     if axis is None or _dtype(x) not in FLOATS:
         return NotImplemented
     gated, gate = ctx.op.Split(x, axis=axis, num_outputs=2, _outputs=2)
@@ -198,7 +198,8 @@ ONE_HOT_DTYPES = (np.float32, np.float16, np.int64)
     Testcase("nn_one_hot_bool", fn=lambda x: jax.nn.one_hot(x, 6, dtype=bool), inputs=[("B", 2)],
              input_dtypes=[np.int32], forbid_ops=("Identity", "OneHot")),
 ])
-def lower_one_hot(ctx, x, num_classes, dtype=None, axis=-1, out_sharding=None):  # out_sharding: JAX 0.11+
+def lower_one_hot(ctx: LoweringContext, x, num_classes, dtype=None, axis=-1,
+                  out_sharding=None):  # out_sharding: JAX 0.11+
     out_dtype, x_dtype = ctx.out_avals[0].dtype, _dtype(x)
     if (ctx.opset < 11 or x_dtype is None or x_dtype.kind not in "iu" or not isinstance(axis, int)
             or out_dtype not in [np.dtype(d) for d in ONE_HOT_DTYPES]):
@@ -226,7 +227,7 @@ def _logsumexp_case(name: str, fn, shape=("B", 5)) -> Testcase:
                           _logsumexp_case("logsumexp_keepdims",
                                           lambda x: jax.nn.logsumexp(100 * x, axis=(0, 2), keepdims=True),
                                           ("B", 3, 4))])
-def lower_logsumexp(ctx, a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
+def lower_logsumexp(ctx: LoweringContext, a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
     if ctx.opset < 18 or b is not None or return_sign or where is not None or _dtype(a) not in FLOATS:
         return NotImplemented
     axes = _axes(axis, len(a.shape))
@@ -243,7 +244,8 @@ def lower_logsumexp(ctx, a, axis=None, b=None, keepdims=False, return_sign=False
                                    inputs=[("B", 3, 4)], check_model=_native("LayerNormalization", 17, FLOATS)),
                           Testcase("nn_standardize_axis0", fn=lambda x: jax.nn.standardize(x, axis=0),
                                    inputs=[("B", 4)], forbid_ops=("Identity", "LayerNormalization"))])
-def lower_standardize(ctx, x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, algorithm="fast"):
+def lower_standardize(ctx: LoweringContext, x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None,
+                      algorithm="fast"):
     if ctx.opset < 17 or _dtype(x) not in FLOATS or _scalar(epsilon) is None or (mean, variance, where) != (None,) * 3:
         return NotImplemented
     rank = len(x.shape)
@@ -251,9 +253,10 @@ def lower_standardize(ctx, x, axis=-1, mean=None, variance=None, epsilon=1e-5, w
     # LayerNormalization normalizes every axis from `axis` on: only trailing axes fit.
     if not axes or axes != list(range(rank - len(axes), rank)):
         return NotImplemented
-    one = ctx.const(np.ones(1, _dtype(x)))
+    dtype = np.dtype(x.dtype.numpy())
+    one = ctx.const(np.ones(1, dtype))
     return ctx.op.LayerNormalization(x, one, axis=axes[0], epsilon=_scalar(epsilon),
-                                     stash_type=ir.DataType.from_numpy(_dtype(x)))
+                                     stash_type=ir.DataType.from_numpy(dtype))
 
 
 def _positive(rng, shapes):
@@ -316,7 +319,8 @@ def _dpa(**kw):
                                    native_op=False, input_values=lambda rng, shapes: [
                                        *(rng.standard_normal(s) for s in shapes[:3]), np.array([1, 3])]),
                ])
-def lower_dot_product_attention(ctx, query, key, value, bias=None, mask=None, *, scale=None, is_causal=False,
+def lower_dot_product_attention(ctx: LoweringContext, query, key, value, bias=None, mask=None, *, scale=None,
+                                is_causal=False,
                                 query_seq_lengths=None, key_value_seq_lengths=None, local_window_size=None,
                                 implementation=None, return_residual=False):
     tensors = [t for t in (query, key, value, bias) if t is not None]

@@ -13,13 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx.plugin import Testcase, call_lowering, coverage
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
 
 JNP_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.{}.html"
 
 
 def _dtype(x) -> np.dtype | None:
-    return np.dtype(x.dtype.numpy()) if isinstance(x, ir.Value) else None
+    return np.dtype(x.dtype.numpy()) if isinstance(x, ir.Value) and x.dtype is not None else None
 
 
 # ONNX Runtime's Trilu kernels.
@@ -27,7 +27,7 @@ TRILU_DTYPES = [np.dtype(d) for d in (np.float32, np.float64, np.int32, np.int64
 
 
 def _trilu(upper: bool):
-    def rule(ctx, m, k=0):
+    def rule(ctx: LoweringContext, m, k=0):
         if ctx.opset < 14 or _dtype(m) not in TRILU_DTYPES or len(m.shape) < 2 or not isinstance(k, int):
             return NotImplemented
         return ctx.op.Trilu(m, ctx.const(np.array(k, np.int64)), upper=int(upper))

@@ -14,7 +14,7 @@ import jax.extend.random as jex_random
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 
 RANDOM_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.random.{}.html"
 
@@ -23,11 +23,11 @@ ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 PARITY = 0x1BD11BDA
 
 
-def _u32(ctx, value: int) -> ir.Value:
+def _u32(ctx: LoweringContext, value: int) -> ir.Value:
     return ctx.const(np.uint32(value))
 
 
-def _threefry2x32(ctx, k1: ir.Value, k2: ir.Value, x1: ir.Value, x2: ir.Value) -> list[ir.Value]:
+def _threefry2x32(ctx: LoweringContext, k1: ir.Value, k2: ir.Value, x1: ir.Value, x2: ir.Value) -> list[ir.Value]:
     """The 20-round Threefry-2x32 hash of counts (x1, x2) under key (k1, k2); inputs broadcast."""
     ks = [k1, k2, ctx.op.BitwiseXor(ctx.op.BitwiseXor(k1, k2), _u32(ctx, PARITY))]
     x = [ctx.op.Add(x1, ks[0]), ctx.op.Add(x2, ks[1])]
@@ -47,16 +47,16 @@ def _threefry_key_dtype():
     return jax.eval_shape(lambda: jax.random.key(0, impl="threefry2x32")).dtype
 
 
-def _require_threefry(ctx, key_dtype) -> None:
+def _require_threefry(ctx: LoweringContext, key_dtype) -> None:
     if key_dtype != _threefry_key_dtype():
         raise ctx.fail(f"keys of dtype {key_dtype} are not supported: only threefry2x32 keys "
                        "(jax.random.key(seed) with the default impl) export bit-exactly")
-    if not jax.config.jax_threefry_partitionable:
+    if not jax.config.jax_threefry_partitionable:  # type: ignore[attr-defined]  # a flag JAX's stubs omit
         raise ctx.fail("jax_threefry_partitionable=False is not supported: export with the default "
                        "jax.config.update('jax_threefry_partitionable', True)")
 
 
-def _key_halves(ctx, keys: ir.Value, extra_dims: int) -> list[ir.Value]:
+def _key_halves(ctx: LoweringContext, keys: ir.Value, extra_dims: int) -> list[ir.Value]:
     """The two uint32 words of keys[..., 2], with ``extra_dims`` trailing axes for broadcasting."""
     rank = ctx.in_avals[0].ndim
     halves = [ctx.op.Gather(keys, ctx.const(np.int64(i)), axis=-1) for i in (0, 1)]
@@ -66,7 +66,7 @@ def _key_halves(ctx, keys: ir.Value, extra_dims: int) -> list[ir.Value]:
     return halves
 
 
-def _iota_2x32(ctx, shape) -> list[ir.Value]:
+def _iota_2x32(ctx: LoweringContext, shape) -> list[ir.Value]:
     """(high, low) uint32 words of a row-major uint64 iota over ``shape`` (prng.iota_2x32_shape)."""
     if not shape:
         return [_u32(ctx, 0), _u32(ctx, 0)]
@@ -77,12 +77,12 @@ def _iota_2x32(ctx, shape) -> list[ir.Value]:
     return [ctx.cast(high, np.uint32), ctx.cast(counts, np.uint32)]
 
 
-def _stack_key(ctx, words: list[ir.Value]) -> ir.Value:
+def _stack_key(ctx: LoweringContext, words: list[ir.Value]) -> ir.Value:
     last = ctx.const(np.array([-1], dtype=np.int64))
     return ctx.op.Concat(*[ctx.op.Unsqueeze(w, last) for w in words], axis=-1)
 
 
-def _hash_iota(ctx, keys: ir.Value, shape) -> list[ir.Value]:
+def _hash_iota(ctx: LoweringContext, keys: ir.Value, shape) -> list[ir.Value]:
     """Threefry of each key over an iota of ``shape``: the partitionable bits/split of JAX."""
     _require_threefry(ctx, ctx.in_avals[0].dtype)
     return _threefry2x32(ctx, *_key_halves(ctx, keys, len(shape)), *_iota_2x32(ctx, shape))
@@ -115,7 +115,7 @@ def _shuffled_keys(raw_key, batch):
               fn=lambda k1, k2, x1, x2: jex_random.threefry2x32_p.bind(k1, k2, x1, x2),
               inputs=[(), (), ("B", 3), ("B", 3)], input_dtypes=[np.uint32] * 4,
               input_values=lambda rng, shapes: [rng.integers(0, 2**32, s, dtype=np.uint32) for s in shapes])])
-def lower_threefry2x32(ctx, k1, k2, x1, x2):
+def lower_threefry2x32(ctx: LoweringContext, k1, k2, x1, x2):
     return _threefry2x32(ctx, k1, k2, x1, x2)
 
 
@@ -124,7 +124,7 @@ def lower_threefry2x32(ctx, k1, k2, x1, x2):
           testcases=[Testcase("iota_2x32_shape_threefry_impl",
                               fn=lambda key: jex_random.threefry_prng_impl.random_bits(key, 32, (3, 4)),
                               inputs=[(2,)], input_dtypes=[np.uint32], input_values=_raw_key)])
-def lower_iota_2x32_shape(ctx, *, shape):
+def lower_iota_2x32_shape(ctx: LoweringContext, *, shape):
     return _iota_2x32(ctx, shape)
 
 
@@ -149,7 +149,7 @@ def lower_iota_2x32_shape(ctx, *, shape):
               Testcase("random_categorical", fn=lambda key, logits: jax.random.categorical(key, logits),
                        inputs=[(2,), ("B", 5)], input_dtypes=[np.uint32, np.float32], input_values=_raw_key),
           ])
-def lower_random_bits(ctx, keys, *, bit_width, shape):
+def lower_random_bits(ctx: LoweringContext, keys, *, bit_width, shape):
     high, low = _hash_iota(ctx, keys, shape)
     if bit_width == 64:
         wide = ctx.op.BitShift(ctx.cast(high, np.uint64), ctx.const(np.uint64(32)), direction="LEFT")
@@ -166,7 +166,7 @@ def lower_random_bits(ctx, keys, *, bit_width, shape):
               inputs=[(2,)], input_dtypes=[np.uint32], input_values=_raw_key),
               Testcase("random_key_array_data_movement", fn=lambda key, x: _shuffled_keys(key, x.shape[0]),
                        inputs=[(2,), ("B",)], input_dtypes=[np.uint32, np.float32], input_values=_raw_key)])
-def lower_random_split(ctx, keys, *, shape):
+def lower_random_split(ctx: LoweringContext, keys, *, shape):
     return _stack_key(ctx, _hash_iota(ctx, keys, shape))
 
 
@@ -182,7 +182,7 @@ def lower_random_split(ctx, keys, *, shape):
                   fn=lambda key: jax.random.key_data(jax.lax.fori_loop(
                       0, 3, lambda i, k: jax.random.clone(jax.random.fold_in(k, i)), jax.random.wrap_key_data(key))),
                   inputs=[(2,)], input_dtypes=[np.uint32], input_values=_raw_key)])
-def lower_random_fold_in(ctx, keys, msgs):
+def lower_random_fold_in(ctx: LoweringContext, keys, msgs):
     _require_threefry(ctx, ctx.in_avals[0].dtype)
     # fold_in hashes the count pair (0, msg): threefry_seed of a uint32 message.
     k1, k2 = _key_halves(ctx, keys, 0)
@@ -198,7 +198,7 @@ def lower_random_fold_in(ctx, keys, msgs):
               Testcase("random_seed_const_split",
                        fn=lambda: jax.random.key_data(jax.random.split(jax.random.key(-3), 4))),
           ])
-def lower_random_seed(ctx, seeds, *, impl):
+def lower_random_seed(ctx: LoweringContext, seeds, *, impl):
     _require_threefry(ctx, ctx.out_avals[0].dtype)
     # threefry_seed: the key is the seed's 64 bits as (high, low) words; 32-bit seeds have high 0.
     if np.dtype(ctx.in_avals[0].dtype).itemsize == 8:
@@ -223,7 +223,7 @@ def _key_roundtrip(name: str, fn) -> list[Testcase]:
 @lowering("random_clone", component="jax.random.clone", onnx=[], since="0.1.0", doc=RANDOM_DOC.format("clone"),
           testcases=_key_roundtrip("random_clone_bits", lambda key, x: jax.random.bits(
               jax.random.clone(jax.random.wrap_key_data(key)), x.shape)))
-def lower_random_wrap(ctx, data, **params):
+def lower_random_wrap(ctx: LoweringContext, data, **params):
     # A key array and its data are the same uint32[..., 2] tensor in the graph.
     return data
 
@@ -239,10 +239,10 @@ def lower_random_wrap(ctx, data, **params):
                        inputs=[(2,), ("B",)], input_dtypes=[np.uint32, np.float32], input_values=_raw_key,
                        x64=False),
           ])
-def lower_random_gamma(ctx, keys, alphas, *, log_space):
+def lower_random_gamma(ctx: LoweringContext, keys, alphas, *, log_space):
     _require_threefry(ctx, ctx.in_avals[0].dtype)
     # As JAX lowers it: its own rejection sampler, while loops of threefry draws per element.
-    sampler = functools.partial(ctx.eqn.primitive.impl, log_space=log_space)
-    with jax.enable_x64(ctx.converter.double):
+    sampler = functools.partial(ctx.primitive.impl, log_space=log_space)
+    with jax.enable_x64(ctx.double_precision):
         closed = jax.make_jaxpr(sampler)(*[jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals])
     return ctx.lower_jaxpr(closed, keys, alphas)

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 
@@ -89,12 +89,12 @@ REDUCE_OPS = {
 
 
 def _reduce(op_type: str):
-    def rule(ctx, x, *, axes, **params):
+    def rule(ctx: LoweringContext, x, *, axes, **params):
         if not axes:
             return x
         dtype = ctx.in_avals[0].dtype
         work = compute_dtype(dtype)
-        out = ctx.builder.op(op_type, [ctx.cast(x, work, from_dtype=dtype), ctx.const(np.array(axes, np.int64))],
+        out = ctx.emit(op_type, [ctx.cast(x, work, from_dtype=dtype), ctx.const(np.array(axes, np.int64))],
                              {"keepdims": 0})
         return ctx.cast(out, dtype, from_dtype=work)
 
@@ -134,13 +134,13 @@ BITWISE_OPS = {
 
 
 def _bitwise(op_type: str, parity: bool):
-    def rule(ctx, x, *, axes, **params):
+    def rule(ctx: LoweringContext, x, *, axes, **params):
         if not axes:  # ONNX reduces over every axis when given none; JAX reduces over none
             return x
         dtype = np.dtype(ctx.in_avals[0].dtype)
         reduce_axes = ctx.const(np.array(axes, np.int64))
         if dtype == np.bool_:
-            bits = ctx.builder.op(op_type, [ctx.cast(x, np.int32, from_dtype=dtype), reduce_axes], {"keepdims": 0})
+            bits = ctx.emit(op_type, [ctx.cast(x, np.int32, from_dtype=dtype), reduce_axes], {"keepdims": 0})
             if parity:
                 return ctx.cast(ctx.op.BitwiseAnd(bits, ctx.const(np.int32(1))), dtype, np.int32)
             # Over an empty axis ReduceMax gives INT_MIN (any: False), ReduceMin INT_MAX (all: True).
@@ -149,7 +149,7 @@ def _bitwise(op_type: str, parity: bool):
         masks = (np.uint64(1) << np.arange(width, dtype=np.uint64)).astype(f"uint{width}").view(dtype)
         split = ctx.op.BitwiseAnd(ctx.op.Unsqueeze(x, ctx.const(np.array([-1], np.int64))), ctx.const(masks))
         bits = ctx.cast(ctx.cast(split, np.bool_, from_dtype=dtype), np.int32, from_dtype=np.bool_)
-        bits = ctx.builder.op(op_type, [bits, reduce_axes], {"keepdims": 0})
+        bits = ctx.emit(op_type, [bits, reduce_axes], {"keepdims": 0})
         if parity:
             bits = ctx.op.BitwiseAnd(bits, ctx.const(np.int32(1)))
         # Distinct bits add up to their bitwise or; int64 holds every width's bit pattern.
@@ -185,10 +185,10 @@ ARG_OPS = {
 
 
 def _arg(op_type: str):
-    def rule(ctx, x, *, axes, index_dtype):
+    def rule(ctx: LoweringContext, x, *, axes, index_dtype):
         (axis,) = axes
         dtype = ctx.in_avals[0].dtype
-        index = ctx.builder.op(op_type, [ctx.cast(x, compute_dtype(dtype), from_dtype=dtype)],
+        index = ctx.emit(op_type, [ctx.cast(x, compute_dtype(dtype), from_dtype=dtype)],
                                {"axis": axis, "keepdims": 0})
         if jnp.issubdtype(dtype, jnp.floating):
             # XLA picks the first NaN; ONNX Runtime skips NaNs.
@@ -230,8 +230,8 @@ def separable_body(jaxpr, count: int) -> list[str] | None:
 def _reduce_with_init(ctx, x, init, body: str, dimensions, dtype):
     work = compute_dtype(dtype)
     x, init = (ctx.cast(v, work, from_dtype=dtype) for v in (x, init))
-    out = ctx.builder.op(GENERIC_REDUCE[body], [x, ctx.const(np.array(dimensions, np.int64))], {"keepdims": 0})
-    return ctx.cast(ctx.builder.op(BINARY_OPS[body], [init, out]), dtype, from_dtype=work)
+    out = ctx.emit(GENERIC_REDUCE[body], [x, ctx.const(np.array(dimensions, np.int64))], {"keepdims": 0})
+    return ctx.cast(ctx.emit(BINARY_OPS[body], [init, out]), dtype, from_dtype=work)
 
 
 def reduce_in_order(*args, body, dimensions):
@@ -277,7 +277,7 @@ def _argmax_pair(x, index):
                        inputs=[(5, "B"), (5, "B")], input_dtypes=[np.float32, np.int32],
                        input_values=lambda rng, s: [rng.integers(0, 3, s[0]), rng.integers(0, 9, s[1])], x64=False),
           ])
-def lower_reduce(ctx, *operands, computation, jaxpr, dimensions):
+def lower_reduce(ctx: LoweringContext, *operands, computation, jaxpr, dimensions):
     count = len(operands) // 2
     ops = separable_body(jaxpr, count)
     if ops is not None:
@@ -285,6 +285,6 @@ def lower_reduce(ctx, *operands, computation, jaxpr, dimensions):
                 for x, init, op, a in zip(operands[:count], operands[count:], ops, ctx.in_avals)]
     body = jaxpr if isinstance(jaxpr, jex_core.ClosedJaxpr) else jex_core.ClosedJaxpr(jaxpr, [])
     specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
-    with jax.enable_x64(ctx.converter.double):
+    with jax.enable_x64(ctx.double_precision):
         closed = jax.make_jaxpr(functools.partial(reduce_in_order, body=body, dimensions=tuple(dimensions)))(*specs)
     return ctx.lower_jaxpr(closed, *operands)

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import onnx_ir as ir
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 INT64_MAX = np.iinfo(np.int64).max
@@ -28,12 +28,12 @@ def is_static(d: Any) -> bool:
     return isinstance(d, (int, np.integer))
 
 
-def ints(ctx, values: Sequence[int]) -> ir.Value:
+def ints(ctx: LoweringContext, values: Sequence[int]) -> ir.Value:
     """A 1-D int64 constant."""
     return ctx.const(np.asarray(values, dtype=np.int64).reshape(-1))
 
 
-def reshape(ctx, x: ir.Value, sizes: Sequence[Any]) -> ir.Value:
+def reshape(ctx: LoweringContext, x: ir.Value, sizes: Sequence[Any]) -> ir.Value:
     """A Reshape; a single symbolic size becomes -1 so no shape arithmetic is needed."""
     symbolic = [i for i, d in enumerate(sizes) if not is_static(d)]
     if 0 in sizes:  # no elements: a [1, .., -1, .., 1] view broadcasts to the shape (Reshape's 0 copies a dim)
@@ -44,7 +44,7 @@ def reshape(ctx, x: ir.Value, sizes: Sequence[Any]) -> ir.Value:
     return ctx.op.Reshape(x, ctx.shape_tensor(sizes))
 
 
-def iota(ctx, size: Any, dtype: Any = np.int64) -> ir.Value:
+def iota(ctx: LoweringContext, size: Any, dtype: Any = np.int64) -> ir.Value:
     """0, 1, ..., size - 1 as a 1-D tensor."""
     if is_static(size):
         return ctx.const(np.arange(size, dtype=dtype))
@@ -67,7 +67,7 @@ def iota(ctx, size: Any, dtype: Any = np.int64) -> ir.Value:
               Testcase("reshape_zero_size", fn=lambda x: lax.broadcast_in_dim(x, (x.shape[0], 1, 0), (0, 1)).reshape(
                   x.shape[0], 0), inputs=[("B", 1)]),
           ])
-def lower_reshape(ctx, x, *, new_sizes, dimensions=None, **params):
+def lower_reshape(ctx: LoweringContext, x, *, new_sizes, dimensions=None, **params):
     if dimensions is not None:
         x = ctx.op.Transpose(x, perm=[int(d) for d in dimensions])
     return reshape(ctx, x, new_sizes)
@@ -86,7 +86,7 @@ def lower_reshape(ctx, x, *, new_sizes, dimensions=None, **params):
               Testcase("broadcast_in_dim_expand_dims", fn=lambda x: lax.expand_dims(x, (0, 2)), inputs=[("B", 3)],
                        expect_ops=["Unsqueeze"]),
           ])
-def lower_broadcast_in_dim(ctx, x, *, shape, broadcast_dimensions, **params):
+def lower_broadcast_in_dim(ctx: LoweringContext, x, *, shape, broadcast_dimensions, **params):
     known = ctx.const_value(x)
     # Small constants (index vectors built by jnp indexing) stay constants that rules can read.
     if known is not None and all(is_static(d) for d in shape) and np.prod(shape) <= FOLD_LIMIT:
@@ -112,7 +112,7 @@ def lower_broadcast_in_dim(ctx, x, *, shape, broadcast_dimensions, **params):
 @lowering("squeeze", component="jax.lax.squeeze", onnx=["Squeeze"], since="0.1.0", doc=LAX_DOC.format("squeeze"),
           testcases=[Testcase("squeeze_symbolic", fn=lambda x: lax.squeeze(x, (1, 3)), inputs=[("B", 1, 3, 1)],
                               expect_ops=["Squeeze"])])
-def lower_squeeze(ctx, x, *, dimensions):
+def lower_squeeze(ctx: LoweringContext, x, *, dimensions):
     if not dimensions:  # an empty axes input would squeeze every size-1 dim
         return x
     return ctx.op.Squeeze(x, ints(ctx, dimensions))
@@ -122,7 +122,7 @@ def lower_squeeze(ctx, x, *, dimensions):
           doc=LAX_DOC.format("transpose"),
           testcases=[Testcase("transpose_symbolic", fn=lambda x: jnp.transpose(x, (2, 0, 1)), inputs=[("B", 3, 4)],
                               expect_ops=["Transpose"])])
-def lower_transpose(ctx, x, *, permutation):
+def lower_transpose(ctx: LoweringContext, x, *, permutation):
     return ctx.op.Transpose(x, perm=[int(d) for d in permutation])
 
 
@@ -133,7 +133,7 @@ def lower_transpose(ctx, x, *, permutation):
               Testcase("concatenate_symbolic_axis", fn=lambda x, y: jnp.concatenate([x, y]),
                        inputs=[("B", 3), ("T", 3)], expect_ops=["Concat"]),
           ])
-def lower_concatenate(ctx, *xs, dimension):
+def lower_concatenate(ctx: LoweringContext, *xs, dimension):
     return ctx.op.Concat(*xs, axis=int(dimension))
 
 
@@ -150,7 +150,7 @@ def lower_concatenate(ctx, *xs, dimension):
                        input_dtypes=[np.int32]),
               Testcase("pad_value_input", fn=lambda x, v: lax.pad(x, v, ((0, 1, 0), (2, 0, 1))), inputs=[("B", 3), ()]),
           ])
-def lower_pad(ctx, x, padding_value, *, padding_config):
+def lower_pad(ctx: LoweringContext, x, padding_value, *, padding_config):
     lows, highs, interiors = zip(*padding_config)
     if any(interiors):
         x = _interior_pad(ctx, x, padding_value, interiors)
@@ -160,7 +160,7 @@ def lower_pad(ctx, x, padding_value, *, padding_config):
     return x
 
 
-def _interior_pad(ctx, x, padding_value, interiors):
+def _interior_pad(ctx: LoweringContext, x, padding_value, interiors):
     """Pads a new axis after each element, merges it in, and drops the padding after the last."""
     axes = [a for a, i in enumerate(interiors) if i]
     x = ctx.op.Unsqueeze(x, ints(ctx, [a + k + 1 for k, a in enumerate(axes)]))
@@ -183,7 +183,7 @@ def _interior_pad(ctx, x, padding_value, interiors):
     Testcase("slice_symbolic_expr", fn=lambda x: lax.slice(x, (0, 1), (x.shape[0] // 2, 4), (1, 2)),
              inputs=[("B", 4)], dim_sizes=(3, 6)),
 ])
-def lower_slice(ctx, x, *, start_indices, limit_indices, strides):
+def lower_slice(ctx: LoweringContext, x, *, start_indices, limit_indices, strides):
     shape = ctx.in_avals[0].shape
     strides = strides or (1,) * len(shape)
     axes = [a for a, d in enumerate(shape) if (start_indices[a], limit_indices[a], strides[a]) != (0, d, 1)]
@@ -200,7 +200,7 @@ def lower_slice(ctx, x, *, start_indices, limit_indices, strides):
     Testcase("rev_symbolic", fn=lambda x: lax.rev(x, (0, 2)), inputs=[("B", 3, 4)], expect_ops=["Slice"]),
     Testcase("rev_flip", fn=lambda x: jnp.flip(x), inputs=[(3, 4)], input_dtypes=[np.int32]),
 ])
-def lower_rev(ctx, x, *, dimensions):
+def lower_rev(ctx: LoweringContext, x, *, dimensions):
     n = len(dimensions)
     if n == 0:
         return x
@@ -211,7 +211,7 @@ def lower_rev(ctx, x, *, dimensions):
     Testcase("split_sizes", fn=lambda x: lax.split(x, (1, 3, 2), axis=1), inputs=[("B", 6)], expect_ops=["Split"]),
     Testcase("split_symbolic", fn=lambda x, y: [p * y for p in jnp.split(x, 2)], inputs=[("2*B", 3), ("B", 1)]),
 ])
-def lower_split(ctx, x, *, sizes, axis):
+def lower_split(ctx: LoweringContext, x, *, sizes, axis):
     return ctx.op.Split(x, ctx.shape_tensor(sizes), axis=int(axis), _outputs=len(sizes))
 
 
@@ -220,7 +220,7 @@ def lower_split(ctx, x, *, sizes, axis):
               Testcase("stack_symbolic", fn=lambda x, y: lax.stack((x, y, x), axis=1), inputs=[("B", 4), ("B", 4)],
                        expect_ops=["Unsqueeze", "Unsqueeze", "Concat"]),
           ])
-def lower_stack(ctx, *xs, axis):
+def lower_stack(ctx: LoweringContext, *xs, axis):
     return ctx.op.Concat(*(ctx.op.Unsqueeze(x, ints(ctx, [axis])) for x in xs), axis=int(axis))
 
 
@@ -228,7 +228,7 @@ def lower_stack(ctx, *xs, axis):
           doc=LAX_DOC.format("unstack"), testcases=[
               Testcase("unstack_symbolic", fn=lambda x: lax.unstack(x, axis=1), inputs=[("B", 3, 2)]),
           ])
-def lower_unstack(ctx, x, *, axis):
+def lower_unstack(ctx: LoweringContext, x, *, axis):
     n = ctx.in_avals[0].shape[axis]
     parts = ctx.op.Split(x, ints(ctx, [1] * n), axis=int(axis), _outputs=n) if n > 1 else [x]
     return [ctx.op.Squeeze(part, ints(ctx, [axis])) for part in parts]
@@ -241,7 +241,7 @@ def lower_unstack(ctx, x, *, axis):
               Testcase("tile_symbolic_rank_up", fn=lambda x, y: jnp.tile(x, (y.shape[1], 1, x.shape[0])),
                        inputs=[("B", 2), (1, "T")]),
           ])
-def lower_tile(ctx, x, *, reps):
+def lower_tile(ctx: LoweringContext, x, *, reps):
     return ctx.op.Tile(x, ctx.shape_tensor(reps))
 
 
@@ -258,7 +258,7 @@ def lower_tile(ctx, x, *, reps):
                        fn=lambda x: x * lax.broadcasted_iota(jnp.int32, x.shape, 0), inputs=[(3, 4)],
                        input_dtypes=[np.int32]),
           ])
-def lower_iota(ctx, *, dtype, shape, dimension, **params):
+def lower_iota(ctx: LoweringContext, *, dtype, shape, dimension, **params):
     line = iota(ctx, shape[dimension], dtype)
     if len(shape) == 1:
         return line
@@ -272,5 +272,5 @@ def lower_iota(ctx, *, dtype, shape, dimension, **params):
               Testcase("dim_as_value_expr", fn=lambda x: x + (2 * x.shape[0] - 1), inputs=[("B",)],
                        input_dtypes=[np.int32]),
           ])
-def lower_dim_as_value(ctx, *, dim):
+def lower_dim_as_value(ctx: LoweringContext, *, dim):
     return ctx.cast(ctx.op.Squeeze(ctx.dim(dim)), ctx.out_avals[0].dtype, from_dtype=np.int64)

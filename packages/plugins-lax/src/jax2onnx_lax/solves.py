@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import Testcase, coverage, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, coverage, lowering
 from jax2onnx_lax import matrix_algorithms as alg
 from jax2onnx_lax.decompositions import HOUSEHOLDER_F32, ITERATIVE_F32, by_dtype, lower_traced, spd
 
@@ -45,7 +45,7 @@ TRIANGULAR_CASES = [
 
 @lowering("triangular_solve", component="jax.lax.linalg.triangular_solve", onnx=["Loop", "MatMul", "Div"],
           since="0.2.0", doc=DOC.format("triangular_solve"), testcases=TRIANGULAR_CASES)
-def lower_triangular_solve(ctx, a, b, **flags):
+def lower_triangular_solve(ctx: LoweringContext, a, b, **flags):
     # conjugate_a changes nothing for real matrices.
     return lower_traced(ctx, alg.triangular_solve, a, b, **flags)
 
@@ -63,7 +63,7 @@ def _tridiagonal_system(rng, shapes):
               Testcase("tridiagonal_solve_symbolic_size", fn=jax.lax.linalg.tridiagonal_solve,
                        inputs=[("M",), ("M",), ("M",), ("M", 3)], input_values=_tridiagonal_system),
           ])
-def lower_tridiagonal_solve(ctx, dl, d, du, b, *, perturb_singular=False):
+def lower_tridiagonal_solve(ctx: LoweringContext, dl, d, du, b, *, perturb_singular=False):
     # The Thomas algorithm, without LAPACK gtsv's row interchanges: meant for diagonally dominant systems.
     if perturb_singular:
         raise ctx.fail("perturb_singular=True is not supported")
@@ -85,7 +85,7 @@ def _newton_solve(a, b):
                            lambda x: (a * a + 1) @ x, v, lambda _, w: w / jnp.diag(a * a + 1)))(b),
                        input_values=lambda rng, s: [np.diag(rng.standard_normal(s[0][0])), rng.standard_normal(s[1])]),
           ])
-def lower_custom_linear_solve(ctx, *args, const_lengths, jaxprs):
+def lower_custom_linear_solve(ctx: LoweringContext, *args, const_lengths, jaxprs):
     # Only the forward solve runs; matvec and the transposed solve serve differentiation.
     start = const_lengths.matvec + const_lengths.vecmat
     consts, b = args[start:start + const_lengths.solve], args[sum(const_lengths):]

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering
 
 from .reductions import compute_dtype
 
@@ -23,21 +23,21 @@ def _with_nans(rng, shapes):
     return [x]
 
 
-def _order(ctx, key, dtype, k, axis, largest):
+def _order(ctx: LoweringContext, key, dtype, k, axis, largest):
     """TopK's int64 indices of ``key`` along ``axis``, computed in a dtype the kernels cover."""
     _, index = ctx.op.TopK(ctx.cast(key, compute_dtype(dtype), from_dtype=dtype), k, axis=axis, largest=largest,
                            sorted=1, _outputs=2)
     return index
 
 
-def _nan_as_inf(ctx, x, dtype):
+def _nan_as_inf(ctx: LoweringContext, x, dtype):
     """``x`` in its compute dtype with NaN as +inf (TopK cannot compare NaNs), and that dtype."""
     work = compute_dtype(dtype)
     x = ctx.cast(x, work, from_dtype=dtype)
     return ctx.op.Where(ctx.op.IsNaN(x), ctx.const(np.array(np.inf, work)), x), work
 
 
-def _sort_keys(ctx, key, dtype):
+def _sort_keys(ctx: LoweringContext, key, dtype):
     """Keys, most significant first, that order like XLA: TopK cannot compare NaNs, XLA puts them last."""
     if not jnp.issubdtype(dtype, jnp.floating):
         return [(key, dtype)]
@@ -45,7 +45,7 @@ def _sort_keys(ctx, key, dtype):
     return [(ctx.cast(nan, np.int32, from_dtype=np.bool_), np.int32), _nan_as_inf(ctx, key, dtype)]
 
 
-def _top(ctx, x, k, axis, largest):
+def _top(ctx: LoweringContext, x, k, axis, largest):
     """The k largest (smallest) along ``axis`` and their indices, in the equation's index dtype."""
     key, dtype = x, ctx.in_avals[0].dtype
     if jnp.issubdtype(dtype, jnp.floating):
@@ -82,7 +82,7 @@ SORT_OPS = ["TopK", "GatherElements", "IsNaN", "Where"]
               Testcase("sort_argsort_descending", fn=lambda x: jnp.argsort(x, axis=0, descending=True),
                        inputs=[("B", 3)], input_values=_ties),
           ])
-def lower_sort(ctx, *operands, dimension, is_stable, num_keys):
+def lower_sort(ctx: LoweringContext, *operands, dimension, is_stable, num_keys):
     n = ctx.dim(ctx.in_avals[0].shape[dimension])
     keys = [k for x, aval in zip(operands[:num_keys], ctx.in_avals) for k in _sort_keys(ctx, x, aval.dtype)]
     # Lexicographic order: stable sorts by each key, the least significant key first.
@@ -104,7 +104,7 @@ def lower_sort(ctx, *operands, dimension, is_stable, num_keys):
               Testcase("top_k_int8", fn=lambda x: lax.top_k(x, 2), inputs=[("B", 5)], input_dtypes=[np.int8]),
               Testcase("top_k_nan_first", fn=lambda x: lax.top_k(x, 4), inputs=[("B", 7)], input_values=_with_nans),
           ])
-def lower_top_k(ctx, x, *, k, axis=-1, **params):
+def lower_top_k(ctx: LoweringContext, x, *, k, axis=-1, **params):
     return _top(ctx, x, ctx.const(np.array([k], np.int64)), axis, largest=1)
 
 
@@ -117,7 +117,7 @@ def lower_top_k(ctx, x, *, k, axis=-1, **params):
               Testcase("top_k_approx_unaggregated", fn=lambda x: lax.approx_max_k(x, 2, aggregate_to_topk=False),
                        inputs=[("B", 6)]),
           ])
-def lower_approx_top_k(ctx, x, *, k, reduction_dimension, is_max_k, **params):
+def lower_approx_top_k(ctx: LoweringContext, x, *, k, reduction_dimension, is_max_k, **params):
     # XLA on CPU is exact; unaggregated, it returns every candidate in order, as many as the output holds.
     axis = reduction_dimension % len(ctx.in_avals[0].shape)
     return _top(ctx, x, ctx.dim(ctx.out_avals[0].shape[axis]), axis, largest=int(is_max_k))

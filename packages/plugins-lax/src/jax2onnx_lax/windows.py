@@ -10,8 +10,7 @@ import numpy as np
 import onnx_ir as ir
 from jax import lax
 
-from jax2onnx.builder import tensor_type
-from jax2onnx.plugin import Testcase, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, lowering, tensor_type
 
 from .reductions import BINARY_OPS, binary_body, compute_dtype
 
@@ -31,7 +30,7 @@ def _highest(dtype):
     return np.inf if jnp.issubdtype(dtype, jnp.floating) else np.iinfo(dtype).max
 
 
-def _logaddexp(c, a, b, dtype):
+def _logaddexp(c: LoweringContext, a, b, dtype):
     # XLA's form: max + log1p(exp(-|a - b|)), and a + b where a - b is NaN (equal infinities).
     delta = c.op.Sub(a, b)
     one = c.const(np.array(1, dtype))
@@ -49,7 +48,7 @@ MONOIDS = {
 }
 
 
-def _doubling_scan(ctx, x, dtype, axis, reverse, monoid):
+def _doubling_scan(ctx: LoweringContext, x, dtype, axis, reverse, monoid):
     """Inclusive scan along ``axis`` in ceil(log2 n) steps: x ⊕= x shifted by 1, 2, 4, ..."""
     combine, identity = MONOIDS[monoid]
     fill = ctx.const(np.array(identity(dtype), dtype))
@@ -68,7 +67,7 @@ def _doubling_scan(ctx, x, dtype, axis, reverse, monoid):
     one = ctx.const(np.int64(1))
     carried = [jax.ShapeDtypeStruct((), np.int64), jax.ShapeDtypeStruct(ctx.in_avals[0].shape, dtype)]
 
-    def body(c, iteration, keep_going, k, acc):
+    def body(c: LoweringContext, iteration, keep_going, k, acc):
         acc = combine(c, acc, c.op.Pad(acc, c.op.Mul(k, c.const(sign)), fill, axes), dtype)
         k = c.op.Add(k, k)
         outs = [c.op.Less(k, n), k, acc]
@@ -94,7 +93,7 @@ def _positive(rng, shapes):
               Testcase("cumsum_grad", fn=lambda x: jax.grad(lambda y: jnp.sum(jnp.cumsum(y, axis=1) ** 2))(x),
                        inputs=[("B", 5)]),
           ])
-def lower_cumsum(ctx, x, *, axis, reverse):
+def lower_cumsum(ctx: LoweringContext, x, *, axis, reverse):
     dtype = ctx.in_avals[0].dtype
     work = compute_dtype(dtype)
     out = ctx.op.CumSum(ctx.cast(x, work, from_dtype=dtype), ctx.const(np.int64(axis)), reverse=int(reverse))
@@ -135,7 +134,7 @@ CUMULATIVE = {
 
 
 def _cumulative(monoid: str):
-    def rule(ctx, x, *, axis, reverse):
+    def rule(ctx: LoweringContext, x, *, axis, reverse):
         dtype = ctx.in_avals[0].dtype
         work = compute_dtype(dtype)
         out = _doubling_scan(ctx, ctx.cast(x, work, from_dtype=dtype), work, axis, reverse, monoid)
@@ -185,7 +184,7 @@ class _PoolLayout:
         return ctx.op.Transpose(y, perm=self.inverse) if self.moved else y
 
 
-def _pool(ctx, x, monoid, window, strides, padding, dilation):
+def _pool(ctx: LoweringContext, x, monoid, window, strides, padding, dilation):
     """The reduction as MaxPool/AveragePool; None where they do not apply.
 
     Like ReduceMax, MaxPool skips NaNs that XLA would propagate.
@@ -207,11 +206,11 @@ def _pool(ctx, x, monoid, window, strides, padding, dilation):
     return layout.from_pool(ctx, y, ctx.out_avals[0].shape)
 
 
-def _i64(ctx, values):
+def _i64(ctx: LoweringContext, values):
     return ctx.const(np.array(values, np.int64))
 
 
-def _window_slices(ctx, x, combine, dtype, fill, window, strides, padding, base_dilation, dilation):
+def _window_slices(ctx: LoweringContext, x, combine, dtype, fill, window, strides, padding, base_dilation, dilation):
     """The reduction as one strided Slice per window offset, combined elementwise."""
     shape = list(ctx.in_avals[0].shape)
     for d, f in enumerate(base_dilation):
@@ -241,7 +240,7 @@ def _window_slices(ctx, x, combine, dtype, fill, window, strides, padding, base_
 
 
 def _window(monoid: str):
-    def rule(ctx, x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+    def rule(ctx: LoweringContext, x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
         if all(f == 1 for f in base_dilation):
             pooled = _pool(ctx, x, monoid, window_dimensions, window_strides, padding, window_dilation)
             if pooled is not None:
@@ -329,7 +328,8 @@ for _name, (_monoid, _ops, _cases) in WINDOWS.items():
               Testcase("reduce_window_generic_max_init",
                        fn=lambda x: lax.reduce_window(x, 0.0, lax.max, (1, 3), (1, 2), "SAME"), inputs=[("B", 5)]),
           ])
-def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window_strides, padding, base_dilation,
+def lower_reduce_window(ctx: LoweringContext, *operands, jaxpr, consts, window_dimensions, window_strides, padding,
+                        base_dilation,
                         window_dilation):
     body = binary_body(jaxpr)
     if len(operands) != 2 or body not in BINARY_OPS:
@@ -339,8 +339,8 @@ def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window
     work = compute_dtype(dtype)
     x, init = (ctx.cast(v, work, from_dtype=dtype) for v in operands)
 
-    def combine(c, a, b, dtype):
-        return c.builder.op(op_type, [a, b])
+    def combine(c: LoweringContext, a, b, dtype):
+        return c.emit(op_type, [a, b])
 
     out = _window_slices(ctx, x, combine, work, init, window_dimensions, window_strides, padding, base_dilation,
                          window_dilation)
@@ -348,7 +348,7 @@ def lower_reduce_window(ctx, *operands, jaxpr, consts, window_dimensions, window
     return ctx.cast(combine(ctx, init, out, work), dtype, from_dtype=work)
 
 
-def _max_pool_argmax(ctx, operand, select_prim, window, strides, padding, dilation):
+def _max_pool_argmax(ctx: LoweringContext, operand, select_prim, window, strides, padding, dilation):
     """MaxPool's flat argmax indices of ``operand`` in pool layout: the element XLA's select picks."""
     dtype = np.dtype(ctx.in_avals[1].dtype)
     # MaxPool runs float32/float64: narrower floats and integers up to 32 bits convert exactly.
@@ -388,7 +388,8 @@ SCATTER_ADD = "ScatterElements reduction='add'; no older op combines updates to 
                   y, -jnp.inf, lax.max, (1, 2), (1, 2), "VALID")))(x), inputs=[("B", 6)], input_dtypes=[np.float16],
                   min_opset=16, min_opset_reason=SCATTER_ADD),
           ])
-def lower_select_and_scatter_add(ctx, source, operand, *, select_prim, window_dimensions, window_strides, padding):
+def lower_select_and_scatter_add(ctx: LoweringContext, source, operand, *, select_prim, window_dimensions,
+                                 window_strides, padding):
     layout, x, index = _max_pool_argmax(ctx, operand, select_prim, window_dimensions, window_strides, padding,
                                         (1,) * len(window_dimensions))
     # Each window adds its source value at the element it selected; windows may share one.
@@ -414,10 +415,10 @@ def _dilated_select_and_gather_add(ctx, tangents, operand, *, select_prim, base_
 
     def dilated(t, x):
         t, x = lax.pad(t, np.zeros((), t.dtype), spread), lax.pad(x, np.array(hole, x.dtype), spread)
-        return ctx.eqn.primitive.bind(t, x, select_prim=select_prim, base_dilation=(1,) * len(spread), **params)
+        return ctx.primitive.bind(t, x, select_prim=select_prim, base_dilation=(1,) * len(spread), **params)
 
     specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in ctx.in_avals]
-    with jax.enable_x64(ctx.converter.double):
+    with jax.enable_x64(ctx.double_precision):
         closed = jax.make_jaxpr(dilated)(*specs)
     return ctx.lower_jaxpr(closed, tangents, operand)
 
@@ -435,7 +436,8 @@ def _dilated_select_and_gather_add(ctx, tangents, operand, *, select_prim, base_
                   y, -jnp.inf, lax.max, (2, 2), (1, 1), "VALID", base_dilation=(2, 3)), (x,), (t,)),
                        inputs=[("B", 4), ("B", 4)]),
           ])
-def lower_select_and_gather_add(ctx, tangents, operand, *, select_prim, window_dimensions, window_strides, padding,
+def lower_select_and_gather_add(ctx: LoweringContext, tangents, operand, *, select_prim, window_dimensions,
+                                window_strides, padding,
                                 base_dilation, window_dilation):
     if any(f != 1 for f in base_dilation):
         return _dilated_select_and_gather_add(ctx, tangents, operand, select_prim=select_prim,

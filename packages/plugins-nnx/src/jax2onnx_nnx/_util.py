@@ -8,27 +8,27 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from jax2onnx.plugin import LoweringContext
+
 
 def value_of(variable: Any) -> Any:
     """The graph value held by an optional nnx Variable (None stays None)."""
     return None if variable is None else variable.get_value()
 
 
-def in_module(ctx: Any, weight: ir.Value | None, depth: int = 1) -> None:
+def in_module(ctx: LoweringContext, weight: ir.Value | None, depth: int = 1) -> None:
     """Names the nodes a rule emits after the module's path in the model, read off a weight's name.
 
     ``linear1.kernel`` gives nodes named ``linear1/Gemm`` with metadata ``jax2onnx.module: linear1``
     (``depth`` 2 for a weight of a submodule: ``attn.query.kernel`` -> ``attn``).
     """
-    if weight is None or weight.const_value is None or weight.name.count(".") < depth:
+    if weight is None or weight.const_value is None or not weight.name or weight.name.count(".") < depth:
         return
     path = weight.name.rsplit(".", depth)[0]
-    builder = ctx.builder
-    builder.scope = f"{builder.scope}/{path}" if builder.scope else path
-    builder.node_metadata = {**builder.node_metadata, "jax2onnx.module": path}
+    ctx.enter_scope(path, {"jax2onnx.module": path})
 
 
-def cast_all(ctx: Any, dtype: Any, *values: ir.Value | None) -> list[ir.Value | None]:
+def cast_all(ctx: LoweringContext, dtype: Any, *values: ir.Value | None) -> list[Any]:
     """Casts every present value to ``dtype``, as the modules' ``promote_dtype`` does.
 
     A cast weight is folded into a new initializer by core's constant folding.
@@ -51,7 +51,7 @@ ELEMENTWISE = {
 }
 
 
-def transpose(ctx: Any, x: ir.Value, perm: Sequence[int]) -> ir.Value:
+def transpose(ctx: LoweringContext, x: ir.Value, perm: Sequence[int] | np.ndarray) -> ir.Value:
     """Transpose, merged with a Transpose that produced ``x`` (none at all when the two cancel).
 
     This is what keeps NHWC layers NCHW inside: Conv -> Transpose -> Transpose -> Conv loses both,
@@ -59,20 +59,17 @@ def transpose(ctx: Any, x: ir.Value, perm: Sequence[int]) -> ir.Value:
     """
     perm = [int(p) for p in perm]
     node = x.producer()
-    if node is not None and node.op_type in ELEMENTWISE and not node.domain and _produced_by_transpose(node):
-        moved = transpose(ctx, node.inputs[0], perm)
+    source = node.inputs[0] if node is not None and node.inputs else None
+    if node is not None and source is not None and node.op_type in ELEMENTWISE and not node.domain \
+            and _produced_by_transpose(node):
+        moved = transpose(ctx, source, perm)
         # The moved node keeps the name and metadata of the one it replaces.
-        builder = ctx.builder
-        saved = builder.scope, builder.node_metadata
-        builder.scope, builder.node_metadata = "", {p: v for p, v in node.metadata_props.items()}
-        try:
-            out = builder.op(node.op_type, [moved, *node.inputs[1:]], dict(node.attributes), name=node.name)
-        finally:
-            builder.scope, builder.node_metadata = saved
+        with ctx.naming("", dict(node.metadata_props)):
+            out = ctx.emit(node.op_type, [moved, *node.inputs[1:]], dict(node.attributes), name=node.name)
         return typed(out, node.outputs[0].type)
-    if node is not None and node.op_type == "Transpose":
+    if node is not None and source is not None and node.op_type == "Transpose":
         inner = list(node.attributes["perm"].as_ints())
-        perm, x = [inner[p] for p in perm], node.inputs[0]
+        perm, x = [inner[p] for p in perm], source
     if perm == sorted(perm):
         return x
     return ctx.op.Transpose(x, perm=perm)
@@ -83,7 +80,8 @@ def _produced_by_transpose(node: ir.Node) -> bool:
     return source is not None and source.op_type == "Transpose"
 
 
-def channels_first(ctx: Any, x: ir.Value, axis: int, rank: int, apply: Callable[[ir.Value], ir.Value]) -> ir.Value:
+def channels_first(ctx: LoweringContext, x: ir.Value, axis: int, rank: int,
+                   apply: Callable[[ir.Value], ir.Value]) -> ir.Value:
     """Applies ``apply`` (which wants channels on axis 1) to ``x`` whose channels are on ``axis``."""
     if axis == 1:
         return apply(x)

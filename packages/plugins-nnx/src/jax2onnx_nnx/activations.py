@@ -11,8 +11,7 @@ import dataclasses
 
 from flax import nnx
 
-from jax2onnx.plugin import CALL_PREFIX, Testcase, call_lowering, coverage, registered_in
-from jax2onnx.registry import get_registry
+from jax2onnx.plugin import CALL_PREFIX, LoweringContext, Testcase, call_lowering, coverage, registered_in
 from jax2onnx_lax import nn as lax_nn
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/activations.html#flax.nnx.{}"
@@ -31,9 +30,8 @@ _EXTRA_ARGS = {"one_hot": (5,)}
 def _alias(name: str):
     """Lowers ``flax.nnx.<name>`` with whatever rule lowers ``jax.nn.<name>`` (inlined if none does)."""
 
-    def lower(ctx, **arguments):
-        entry = get_registry().lookup(f"{CALL_PREFIX}jax.nn.{name}")
-        return NotImplemented if entry is None else entry.rule(ctx, **arguments)
+    def lower(ctx: LoweringContext, **arguments):
+        return ctx.lower_call(f"jax.nn.{name}", **arguments)
 
     lower.__name__ = f"lower_nnx_{name}"
     return lower

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import numpy as np
 import onnx_ir as ir
 from flax import nnx
 
-from jax2onnx.plugin import Testcase, call_lowering, coverage
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
 
 from ._util import in_module, value_of
 from .linear import flat_linear_general, is_plain_linear_general
@@ -33,7 +35,8 @@ def _select_on_flag(original, self, inputs_q, inputs_k=None, inputs_v=None, *, m
     return jax.numpy.where(flag, call(True), call(False))
 
 
-def _native_attention_fits(ctx, self, inputs_q, mask, deterministic, sow_weights, decode, is_causal) -> bool:
+def _native_attention_fits(ctx: LoweringContext, self, inputs_q, mask, deterministic, sow_weights, decode,
+                           is_causal) -> bool:
     flag = deterministic if deterministic is not None else self.deterministic
     dropout = self.dropout_rate > 0 and (isinstance(flag, ir.Value) or not flag)
     return (ctx.opset >= 23 and ctx.out_avals[0].dtype == np.float32 and len(inputs_q.shape) == 3
@@ -76,7 +79,7 @@ def _attention_present(model) -> None:
 
 
 # JAX runs the attention softmax in float32 even in float64 mode, hence float32 tolerances for both.
-_TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
+_TOLERANCE: dict[str, Any] = {"rtol": 1e-5, "atol": 1e-6}
 
 
 @call_lowering("flax.nnx.MultiHeadAttention.__call__", component="flax.nnx.MultiHeadAttention",
@@ -100,9 +103,9 @@ _TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
                    Testcase("mha_dropout_flag_input", factory=_flag_call, inputs=[("B", 5, 8)],
                             input_params={"deterministic": True}, forbid_ops=("Identity", "Attention"), **_TOLERANCE),
                ])
-def lower_multi_head_attention(ctx, self, inputs_q, inputs_k=None, inputs_v=None, *, mask=None, deterministic=None,
-                               rngs=None, sow_weights=False, decode=None, is_causal=False, out_sharding=None,
-                               qkv_sharding=None):
+def lower_multi_head_attention(ctx: LoweringContext, self, inputs_q, inputs_k=None, inputs_v=None, *, mask=None,
+                               deterministic=None, rngs=None, sow_weights=False, decode=None, is_causal=False,
+                               out_sharding=None, qkv_sharding=None):
     if not _native_attention_fits(ctx, self, inputs_q, mask, deterministic, sow_weights, decode, is_causal):
         return NotImplemented
     in_module(ctx, value_of(self.query.kernel), depth=2)

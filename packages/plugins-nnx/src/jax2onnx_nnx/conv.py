@@ -6,7 +6,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from jax2onnx.plugin import Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
 
 from ._util import cast_all, channels_first, in_module, onnx_pads, same_pads, typed, value_of
 
@@ -19,10 +19,8 @@ def _per_dim(value, n: int) -> tuple[int, ...]:
     return (value,) * n if isinstance(value, int) else tuple(value)
 
 
-def _explicit_pads(padding, n: int) -> list[tuple[int, int]] | None:
-    """(low, high) per spatial dim for explicit paddings, None for a string."""
-    if isinstance(padding, str):
-        return None
+def _explicit_pads(padding, n: int) -> list[tuple[int, int]]:
+    """(low, high) per spatial dim for an explicit (not string) padding."""
     return [(p, p) if isinstance(p, int) else tuple(p) for p in _per_dim(padding, n)]
 
 
@@ -32,7 +30,7 @@ def _is_plain(self, x, custom_conv: bool) -> bool:
             and self.promote_dtype is nnx.nn.dtypes.promote_dtype and self.preferred_element_type is None)
 
 
-def _kernel(ctx, kernel, n: int, perm: list[int], flip: bool):
+def _kernel(ctx: LoweringContext, kernel, n: int, perm: list[int], flip: bool):
     """The kernel in ONNX layout (spatial axes last), optionally flipped; folded for constant kernels."""
     if flip:
         minus_one = ctx.const(np.full(n, -1, np.int64))
@@ -97,12 +95,12 @@ _T_CONV_T = ["Transpose", "Conv", "Transpose"]
                                                 nnx.Conv(4, 5, (3, 3), strides=2, rngs=nnx.Rngs(1))),
                          ("B", 8, 8, 3), ["Transpose", "Conv", "Conv", "Transpose"], name="conv2d_stacked"),
                ])
-def lower_conv(ctx, self, inputs, out_sharding=None):
+def lower_conv(ctx: LoweringContext, self, inputs, out_sharding=None):
     n = len(self.kernel_size)
     if not _is_plain(self, inputs, self.conv_general_dilated is not jax.lax.conv_general_dilated) \
             or any(d != 1 for d in _per_dim(self.input_dilation, n)):
         return NotImplemented
-    pads = _explicit_pads(self.padding, n)
+    pads = None if isinstance(self.padding, str) else _explicit_pads(self.padding, n)
     if pads is not None and any(p < 0 for pair in pads for p in pair):
         return NotImplemented
     kernel_dilation = _per_dim(self.kernel_dilation, n)
@@ -154,7 +152,7 @@ _T_CONV_TRANSPOSE_T = ["Transpose", "ConvTranspose", "Transpose"]
                    _conv(_conv_t(3, 4, (3, 2), strides=2, transpose_kernel=True), ("B", 4, 5, 3),
                          _T_CONV_TRANSPOSE_T, name="conv_transpose_transpose_kernel"),
                ])
-def lower_conv_transpose(ctx, self, inputs):
+def lower_conv_transpose(ctx: LoweringContext, self, inputs):
     n = len(self.kernel_size)
     if not _is_plain(self, inputs, False) or self.padding == "CIRCULAR":
         return NotImplemented

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jax2onnx.plugin import Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
 
 from ._util import cast_all, in_module, ops_apart_from_casts, typed, value_of
 
 _LINEAR_DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html#flax.nnx.Linear"
 
 
-def _is_plain(module: nnx.Module) -> bool:
+def _is_plain(module: Any) -> bool:
     """Only the stock dot_general and dtype promotion have a known ONNX equivalent."""
     return (module.dot_general is jax.lax.dot_general and module.promote_dtype is nnx.nn.dtypes.promote_dtype
             and module.preferred_element_type is None)
@@ -32,7 +34,7 @@ def _is_plain(module: nnx.Module) -> bool:
                    Testcase("linear_4d_no_bias", factory=lambda: nnx.Linear(3, 4, use_bias=False, rngs=nnx.Rngs(0)),
                             inputs=[("B", 2, 5, 3)], expect_ops=["MatMul"]),
                ])
-def lower_linear(ctx, self, inputs, out_sharding=None):
+def lower_linear(ctx: LoweringContext, self, inputs, out_sharding=None):
     if not _is_plain(self):
         return NotImplemented
     in_module(ctx, value_of(self.kernel))
@@ -56,7 +58,7 @@ def _token_ids(rng, shapes):
                                    inputs=[("B",)], input_dtypes=[np.int64], input_values=_token_ids,
                                    # int64 ids are int64 in JAX only in 64-bit mode (else a Cast to int32).
                                    x64="only", expect_ops=["Gather"])])
-def lower_embed(ctx, self, inputs, out_sharding=None):
+def lower_embed(ctx: LoweringContext, self, inputs, out_sharding=None):
     # Out-of-range ids give NaN in JAX but are an error in ONNX Runtime's Gather.
     if self.num_embeddings == 1 or self.promote_dtype is not nnx.nn.dtypes.promote_dtype:
         return NotImplemented
@@ -75,7 +77,7 @@ def _attend(embed: nnx.Embed):
                                    inputs=[("B", 4)], check_model=ops_apart_from_casts("Gemm")),
                           Testcase("embed_attend_3d", factory=lambda: _attend(nnx.Embed(10, 4, rngs=nnx.Rngs(0))),
                                    inputs=[("B", 3, 4)], check_model=ops_apart_from_casts("MatMul"))])
-def lower_embed_attend(ctx, self, query, out_sharding=None):
+def lower_embed_attend(ctx: LoweringContext, self, query, out_sharding=None):
     if self.promote_dtype is not nnx.nn.dtypes.promote_dtype:
         return NotImplemented
     in_module(ctx, value_of(self.embedding))
@@ -114,7 +116,7 @@ def _trailing_contraction(self, x) -> bool:
                             factory=lambda: nnx.LinearGeneral(3, 4, axis=-1, batch_axis={0: 2}, rngs=nnx.Rngs(0)),
                             inputs=[(2, "B", 3)], forbid_ops=("Identity", "Reshape")),
                ])
-def lower_linear_general(ctx, self, inputs, out_sharding=None):
+def lower_linear_general(ctx: LoweringContext, self, inputs, out_sharding=None):
     if not is_plain_linear_general(self) or not _trailing_contraction(self, inputs):
         return NotImplemented
     in_module(ctx, value_of(self.kernel))
@@ -129,7 +131,7 @@ def lower_linear_general(ctx, self, inputs, out_sharding=None):
     return y
 
 
-def flat_linear_general(ctx, self: nnx.LinearGeneral, x, x_dtype, dtype):
+def flat_linear_general(ctx: LoweringContext, self: nnx.LinearGeneral, x, x_dtype, dtype):
     """x (..., prod(in_features)) times the kernel flattened to a matrix, plus the flattened bias."""
     x = ctx.cast(x, dtype, from_dtype=x_dtype)
     kernel, bias = cast_all(ctx, dtype, value_of(self.kernel), value_of(self.bias))
@@ -151,7 +153,7 @@ def flat_linear_general(ctx, self: nnx.LinearGeneral, x, x_dtype, dtype):
                                                                                   rngs=nnx.Rngs(0)),
                             inputs=[("B", 2, 6)], expect_ops=["Einsum"]),
                ])
-def lower_einsum(ctx, self, inputs, einsum_str=None, out_sharding=None):
+def lower_einsum(ctx: LoweringContext, self, inputs, einsum_str=None, out_sharding=None):
     equation = (einsum_str if einsum_str is not None else self.einsum_str).replace(" ", "")
     if (self.einsum_op is not jnp.einsum or self.preferred_element_type is not None
             or self.promote_dtype is not nnx.nn.dtypes.promote_dtype or not equation.replace("...", "").islower()):
@@ -177,7 +179,7 @@ def lower_einsum(ctx, self, inputs, einsum_str=None, out_sharding=None):
                                    x64=False),
                           Testcase("prelu_4d", factory=lambda: nnx.PReLU(), inputs=[("B", 3, 4, 2)],
                                    expect_ops=["PRelu"], x64=False)])
-def lower_prelu(ctx, self, inputs):
+def lower_prelu(ctx: LoweringContext, self, inputs):
     if self.dtype is not None:
         return NotImplemented
     in_module(ctx, value_of(self.negative_slope))

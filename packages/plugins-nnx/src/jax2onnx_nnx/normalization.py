@@ -8,7 +8,7 @@ import numpy as np
 import onnx_ir as ir
 from flax import nnx
 
-from jax2onnx.plugin import Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
 
 from ._util import cast_all, channels_first, in_module, value_of
 
@@ -37,7 +37,7 @@ def _select_on_flag(original, self: nnx.BatchNorm, x, use_running_average=None, 
     return jnp.where(flag, original(self, x, True, mask=mask), original(self, x, False, mask=mask))
 
 
-def _or_filled(ctx, value, size: int, dtype, fill: float):
+def _or_filled(ctx: LoweringContext, value, size: int, dtype, fill: float):
     """The parameter, or a constant standing in for an absent scale (1) or bias (0)."""
     return value if value is not None else ctx.const(np.full((size,), fill, dtype=dtype))
 
@@ -88,7 +88,7 @@ def _is_plain(self, mask) -> bool:
                                                           epsilon=1e-3, rngs=nnx.Rngs(0)),
                             inputs=[("B", 4, 5)], expect_ops=["BatchNormalization"]),
                ])
-def lower_batchnorm(ctx, self, x, use_running_average=None, mask=None):
+def lower_batchnorm(ctx: LoweringContext, self, x, use_running_average=None, mask=None):
     rank = len(x.shape)
     axes = (self.axis,) if isinstance(self.axis, int) else tuple(self.axis)
     if not _is_plain(self, mask) or rank < 2 or len(axes) != 1:
@@ -122,7 +122,7 @@ def lower_batchnorm(ctx, self, x, use_running_average=None, mask=None):
     return channels_first(ctx, x, axes[0] % rank, rank, normalize)
 
 
-def _native(ctx) -> bool:
+def _native(ctx: LoweringContext) -> bool:
     """False under normalization_mode="force_decomposed": the module's JAX body is lowered instead."""
     return ctx.options.native_normalization
 
@@ -153,7 +153,7 @@ def _last_axis_norm(self, x) -> int | None:
                             factory=lambda: nnx.LayerNorm(5, reduction_axes=1, feature_axes=1, rngs=nnx.Rngs(0)),
                             inputs=[("B", 5, 6)], forbid_ops=("LayerNormalization",)),
                ])
-def lower_layernorm(ctx, self, x, mask=None):
+def lower_layernorm(ctx: LoweringContext, self, x, mask=None):
     axis = _last_axis_norm(self, x)
     if ctx.opset < 17 or not _native(ctx) or not _is_plain(self, mask) or axis is None:
         return NotImplemented
@@ -175,7 +175,7 @@ def lower_layernorm(ctx, self, x, mask=None):
                    Testcase("rmsnorm_decomposed", factory=lambda: nnx.RMSNorm(6, rngs=nnx.Rngs(0)),
                             inputs=[("B", 5, 6)], opsets=[18], forbid_ops=("RMSNormalization",)),
                ])
-def lower_rmsnorm(ctx, self, x, mask=None):
+def lower_rmsnorm(ctx: LoweringContext, self, x, mask=None):
     axis = _last_axis_norm(self, x)
     if ctx.opset < 23 or not _native(ctx) or not _is_plain(self, mask) or axis is None:
         return NotImplemented
@@ -198,7 +198,7 @@ def lower_rmsnorm(ctx, self, x, mask=None):
                    Testcase("groupnorm_decomposed", factory=lambda: nnx.GroupNorm(6, num_groups=2, rngs=nnx.Rngs(0)),
                             inputs=[("B", 5, 6)], opsets=[18], forbid_ops=("GroupNormalization",)),
                ])
-def lower_groupnorm(ctx, self, x, mask=None):
+def lower_groupnorm(ctx: LoweringContext, self, x, mask=None):
     rank = len(x.shape)
     everything_but_batch = self.reduction_axes is None or _axes(self.reduction_axes, rank) == tuple(range(1, rank))
     # GroupNormalization-18 takes one scale per group; per-channel scales need opset 21.
@@ -224,7 +224,7 @@ def lower_groupnorm(ctx, self, x, mask=None):
                                                                                 rngs=nnx.Rngs(0)),
                             inputs=[("B", 4, 7)], expect_ops=["InstanceNormalization"], x64=False),
                ])
-def lower_instancenorm(ctx, self, x, mask=None):
+def lower_instancenorm(ctx: LoweringContext, self, x, mask=None):
     rank = len(x.shape)
     features = _axes(self.feature_axes, rank)
     if not _is_plain(self, mask) or len(features) != 1 or rank < 3:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from flax import nnx
 
-from jax2onnx.plugin import Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
 
 from ._util import channels_first, onnx_pads, same_pads
 
@@ -13,7 +13,7 @@ _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/pooling.
 _POOL_OPS = ["Transpose", "{}", "Transpose"]
 
 
-def _pool(ctx, op_type: str, inputs, window_shape, strides, padding, **attrs):
+def _pool(ctx: LoweringContext, op_type: str, inputs, window_shape, strides, padding, **attrs):
     """One pooling node between layout Transposes; NotImplemented for what it cannot express."""
     n, shape = len(window_shape), ctx.out_avals[0].shape
     if len(shape) != n + 2:
@@ -50,7 +50,7 @@ def _case(name: str, fn, shape, op: str, **options) -> Testcase:
                                                                         ((1, 0), (0, 1), (1, 1))),
                          ("B", 4, 5, 6, 2), "AveragePool", x64=False),
                ])
-def lower_avg_pool(ctx, inputs, window_shape, strides=None, padding="VALID", count_include_pad=True):
+def lower_avg_pool(ctx: LoweringContext, inputs, window_shape, strides=None, padding="VALID", count_include_pad=True):
     return _pool(ctx, "AveragePool", inputs, window_shape, strides, padding,
                  count_include_pad=int(bool(count_include_pad)))
 
@@ -64,7 +64,7 @@ def lower_avg_pool(ctx, inputs, window_shape, strides=None, padding="VALID", cou
                    _case("max_pool_1d_explicit", lambda x: nnx.max_pool(x, (3,), padding=((1, 1),)), ("B", 7, 2),
                          "MaxPool"),
                ])
-def lower_max_pool(ctx, inputs, window_shape, strides=None, padding="VALID"):
+def lower_max_pool(ctx: LoweringContext, inputs, window_shape, strides=None, padding="VALID"):
     return _pool(ctx, "MaxPool", inputs, window_shape, strides, padding)
 
 
@@ -72,7 +72,7 @@ def lower_max_pool(ctx, inputs, window_shape, strides=None, padding="VALID"):
                testcases=[Testcase("min_pool", fn=lambda x: nnx.min_pool(x, (2, 2), padding="SAME"),
                                    inputs=[("B", 5, 5, 3)],
                                    expect_ops=["Neg", "Transpose", "MaxPool", "Transpose", "Neg"])])
-def lower_min_pool(ctx, inputs, window_shape, strides=None, padding="VALID"):
+def lower_min_pool(ctx: LoweringContext, inputs, window_shape, strides=None, padding="VALID"):
     # min = -max(-x) holds for floats only (negating the smallest integer overflows).
     if not np.issubdtype(ctx.out_avals[0].dtype, np.floating):
         return NotImplemented

@@ -7,7 +7,7 @@ import numpy as np
 import onnx_ir as ir
 from flax import nnx
 
-from jax2onnx.plugin import Testcase, call_lowering, coverage
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
 
 from ._util import in_module, transpose, typed, value_of
 
@@ -16,7 +16,7 @@ _INT64_MIN = np.iinfo(np.int64).min
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/recurrent.html#flax.nnx.{}"
 
 
-def _pick(ctx, matrix, parts: int, order: list[int], axis: int):
+def _pick(ctx: LoweringContext, matrix, parts: int, order: list[int], axis: int):
     """Reorders the ``parts`` equal blocks of ``matrix`` along ``axis`` (nnx gate order to ONNX's)."""
     if parts == 1:
         return matrix
@@ -27,14 +27,14 @@ def _pick(ctx, matrix, parts: int, order: list[int], axis: int):
 
 # cell type -> (ONNX op, gates, nnx gate order as ONNX wants it). ONNX orders LSTM gates i, o, f, c and
 # GRU gates z, r, h; nnx's fused cells order them i, f, g, o and r, z, n.
-_CELLS = {
+_CELLS: dict[type, tuple[str, int, list[int]]] = {
     nnx.OptimizedLSTMCell: ("LSTM", 4, [0, 3, 1, 2]),
     nnx.GRUCell: ("GRU", 3, [1, 0, 2]),
     nnx.SimpleCell: ("RNN", 1, [0]),
 }
 
 
-def _weights(ctx, cell, dtype):
+def _weights(ctx: LoweringContext, cell, dtype):
     """ONNX W [1, gates*H, I], R [1, gates*H, H] and B [1, 2*gates*H] of a cell."""
     hidden = cell.hidden_features
     if isinstance(cell, nnx.LSTMCell):
@@ -101,8 +101,8 @@ def _rnn_cases(cell_type, op: str) -> list[Testcase]:
                           Testcase("rnn_simplecell_residual", factory=lambda: nnx.RNN(
                               nnx.SimpleCell(3, 3, residual=True, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1)),
                                    inputs=[("B", 5, 3)], x64=False, forbid_ops=("Identity", "RNN"))])
-def lower_rnn(ctx, self, inputs, *, initial_carry=None, seq_lengths=None, return_carry=None, time_major=None,
-              reverse=None, keep_order=None, rngs=None):
+def lower_rnn(ctx: LoweringContext, self, inputs, *, initial_carry=None, seq_lengths=None, return_carry=None,
+              time_major=None, reverse=None, keep_order=None, rngs=None):
     cell, dtype = self.cell, ctx.out_avals[-1].dtype
     op = _native_cell(cell)
     if op is None or seq_lengths is not None or len(inputs.shape) != 3 or dtype != np.float32:

@@ -8,7 +8,7 @@ import numpy as np
 import onnx_ir as ir
 from flax import nnx
 
-from jax2onnx.plugin import Testcase, call_lowering, coverage
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/stochastic.html"
 
@@ -59,7 +59,7 @@ coverage("flax.nnx.Dropout (deterministic)", via=[], since="0.1.0", doc=_DOC,
                                    factory=lambda: _flag_call(nnx.Dropout(0.3, broadcast_dims=(1,), rngs=nnx.Rngs(0))),
                                    inputs=[("B", 4)], input_params={"deterministic": True},
                                    forbid_ops=("Identity", "Dropout"))])
-def lower_dropout(ctx, self, inputs, deterministic=None, rngs=None):
+def lower_dropout(ctx: LoweringContext, self, inputs, deterministic=None, rngs=None):
     flag = _flag(self, deterministic)
     # ONNX Dropout draws one mask element per input element: no shared (broadcast) mask axes.
     if not isinstance(flag, ir.Value) or self.broadcast_dims:
