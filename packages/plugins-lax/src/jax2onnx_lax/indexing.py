@@ -154,7 +154,9 @@ def place(ctx: LoweringContext, x: ir.Value, rank: int, keep: Sequence[int], bro
     if not missing:
         return x
     known = ctx.const_value(x)
-    return ctx.const(np.expand_dims(known, missing)) if known is not None else ctx.op.Unsqueeze(x, ints(ctx, missing))
+    if known is not None:
+        return ctx.const(np.expand_dims(known, tuple(missing)))
+    return ctx.op.Unsqueeze(x, ints(ctx, missing))
 
 
 def squeeze(ctx: LoweringContext, x: ir.Value, axes: Sequence[int]) -> ir.Value:

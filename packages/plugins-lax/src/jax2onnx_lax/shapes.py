@@ -20,7 +20,7 @@ lax, jnp = jax.lax, jax.numpy
 
 
 def lax_broadcast(x: np.ndarray, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> np.ndarray:
-    expanded = np.expand_dims(x, [d for d in range(len(shape)) if d not in broadcast_dimensions])
+    expanded = np.expand_dims(x, tuple(d for d in range(len(shape)) if d not in broadcast_dimensions))
     return np.broadcast_to(expanded, shape)
 
 
