@@ -38,26 +38,21 @@ def cold_start() -> tuple[float, float]:
 
 
 def models():
-    import jax.numpy as jnp
+    import os
+
     from flax import nnx
 
     from jax2onnx_examples.cnn import CNN
     from jax2onnx_examples.mlp import make_mlp
     from jax2onnx_examples.transformer import EncoderBlock
 
-    class Deep(nnx.Module):
-        def __init__(self, width: int, depth: int, *, rngs: nnx.Rngs):
-            self.layers = nnx.List([nnx.Linear(width, width, rngs=rngs) for _ in range(depth)])
-
-        def __call__(self, x):
-            for layer in self.layers:
-                x = jnp.tanh(layer(x))
-            return x
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from models import Wide
 
     yield "mlp (quickstart)", make_mlp(), [("B", 30)]
     yield "cnn (2 conv)", CNN(rngs=nnx.Rngs(0)), [("B", 28, 28, 1)]
     yield "transformer block", EncoderBlock(64, 4, 256, rngs=nnx.Rngs(0)), [("B", 16, 64)]
-    yield "deep mlp 24x1024 (100 MB)", Deep(1024, 24, rngs=nnx.Rngs(0)), [("B", 1024)]
+    yield "deep mlp 24x1024 (100 MB)", Wide(1024, 24, rngs=nnx.Rngs(0)), [("B", 1024)]
 
 
 def main() -> None:
