@@ -267,15 +267,15 @@ def _inspect(args: argparse.Namespace) -> int:
     for kind, values in (("input", graph.input), ("output", graph.output)):
         for v in values:
             print(f"{kind:9s} {v.name}: {_type_text(v.type)}")
-    inline, external, files = 0, 0, set()
+    inline, external, files, count = 0, 0, set(), 0
     for t in _initializers(model):
+        count += 1
         if t.data_location == onnx.TensorProto.EXTERNAL:
             info = {e.key: e.value for e in t.external_data}
             external += int(info.get("length", 0))
             files.add(info.get("location", "?"))
         else:
             inline += len(t.raw_data) or onnx.numpy_helper.to_array(t).nbytes
-    count = sum(1 for _ in _initializers(model))
     print(f"weights   {count} initializers, {_bytes(inline)} inline, {_bytes(external)} external"
           + (f" in {', '.join(sorted(files))}" if files else ""))
     if model.functions:
