@@ -18,6 +18,9 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import onnx_ir as ir
+
 from . import kernels
 from ._compat import has_lax_primitive
 from .builder import tensor_type
@@ -27,7 +30,7 @@ from .kernels import ALL_DTYPES, FLOAT, INT, NUMERIC, SINT, UINT
 __all__ = [
     "ALL_DTYPES", "CALL_PREFIX", "COMPLEX_PREFIX", "FLOAT", "INT", "NUMERIC", "SINT", "UINT", "Lowering",
     "LoweringContext", "Ops", "PluginIndex", "Testcase", "call_lowering", "coverage", "has_lax_primitive", "kernels",
-    "lowering", "registered_in", "tensor_type",
+    "cast_all", "in_module", "lowering", "registered_in", "tensor_type",
 ]
 
 CALL_PREFIX = "call:"
@@ -239,3 +242,36 @@ def coverage(
 def registered_in(module: str) -> list[Lowering]:
     """The rows registered under ``module`` so far (import the module first)."""
     return list(_registered.get(module, ()))
+
+
+# Helpers for rules that lower a whole module of a neural-network library (Flax NNX, Equinox, ...).
+
+
+def in_module(ctx: LoweringContext, weight: ir.Value | None, depth: int = 1) -> None:
+    """Names the nodes a rule emits after the module's path in the model, read off a weight's name.
+
+    ``linear1.kernel`` gives nodes named ``linear1/Gemm`` with metadata ``jax2onnx.module: linear1``
+    (``depth`` 2 for a weight of a submodule: ``attn.query.kernel`` -> ``attn``). A weight that is
+    not a named initializer leaves the naming as it is.
+    """
+    if weight is None or weight.const_value is None or not weight.name or weight.name.count(".") < depth:
+        return
+    path = weight.name.rsplit(".", depth)[0]
+    ctx.enter_scope(path, {"jax2onnx.module": path})
+
+
+def cast_all(ctx: LoweringContext, dtype: Any, *values: ir.Value | None) -> list[Any]:
+    """Casts every present value to ``dtype`` (None stays None), as a module's dtype promotion does.
+
+    A cast weight is folded into a new initializer by core's constant folding, which keeps the type
+    given here.
+    """
+    type_ = ir.TensorType(ir.DataType.from_numpy(np.dtype(dtype)))
+    out: list[Any] = []
+    for value in values:
+        if value is not None:
+            value = ctx.cast(value, dtype)
+            if value.type is None:
+                value.type = type_
+        out.append(value)
+    return out

@@ -13,27 +13,6 @@ from jax2onnx.plugin import LoweringContext, Testcase
 KEY = jax.random.PRNGKey(0)
 
 
-def in_module(ctx: LoweringContext, weight: ir.Value | None, depth: int = 1) -> None:
-    """Names the rule's nodes after the module's path, read off a weight's name (``layers.0.weight``)."""
-    if weight is None or weight.const_value is None or not weight.name or weight.name.count(".") < depth:
-        return
-    path = weight.name.rsplit(".", depth)[0]
-    ctx.enter_scope(path, {"jax2onnx.module": path})
-
-
-def cast_all(ctx: LoweringContext, dtype: Any, *values: ir.Value | None) -> list[ir.Value | None]:
-    """Casts every present value to ``dtype`` (a cast weight folds into a new initializer)."""
-    type_ = ir.TensorType(ir.DataType.from_numpy(np.dtype(dtype)))
-    out = []
-    for v in values:
-        if v is not None:
-            v = ctx.cast(v, dtype)
-            if v.type is None:
-                v.type = type_
-        out.append(v)
-    return out
-
-
 def with_batch(ctx: LoweringContext, x: ir.Value, apply: Any) -> ir.Value:
     """Applies ``apply`` (which wants a leading batch axis, as ONNX's N) to ``x``, adding one per example."""
     if ctx.vmapped:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import equinox as eqx
 
-from jax2onnx.plugin import LoweringContext, call_lowering
+from jax2onnx.plugin import LoweringContext, call_lowering, cast_all, in_module
 
-from ._util import KEY, both_ways, cast_all, in_module, with_batch
+from ._util import KEY, both_ways, with_batch
 
 _DOC = "https://docs.kidger.site/equinox/api/nn/conv/"
 _AUTO_PAD = {"SAME": "SAME_UPPER", "SAME_LOWER": "SAME_LOWER"}

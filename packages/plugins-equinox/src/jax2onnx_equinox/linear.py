@@ -6,9 +6,9 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, cast_all, in_module
 
-from ._util import KEY, both_ways, cast_all, in_module
+from ._util import KEY, both_ways
 
 _DOC = "https://docs.kidger.site/equinox/api/nn/linear/"
 

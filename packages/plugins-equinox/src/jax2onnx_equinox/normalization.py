@@ -13,9 +13,9 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, cast_all, in_module
 
-from ._util import both_ways, cast_all, in_module, with_batch
+from ._util import both_ways, with_batch
 
 _DOC = "https://docs.kidger.site/equinox/api/nn/normalisation/"
 _FLOATS = (np.float32, np.float64)

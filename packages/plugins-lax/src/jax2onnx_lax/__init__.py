@@ -9,18 +9,19 @@ from jax2onnx.plugin import PluginIndex, has_lax_primitive
 plugin_index = PluginIndex(
     distribution="jax2onnx-plugins-lax",
     modules={
-        "jax2onnx_lax.elementwise": [
-            "abs", "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "expm1", "log", "log1p",
-            "sqrt", "rsqrt", "cbrt", "square", "one_minus_square",
-            "integer_pow", "pow", "logistic", "sin", "cos", "tan", "asin", "acos",
-            "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "atan2", "erf", "erfc", "add", "add_any", "sub",
-            "mul", "div", "rem", "max", "min", "nextafter", "clamp", "select_n",
-            "eq", "ne",
-            "lt", "le", "gt", "ge", "and", "or", "not", "xor", "shift_left", "shift_right_logical",
-            "shift_right_arithmetic", "population_count", "clz", "convert_element_type",
-            "bitcast_convert_type", "reduce_precision", "mulhi", "eq_to", "lt_to", "le_to",
-            "bessel_i0e", "bessel_i1e", "copy", "stop_gradient", "device_put",
-            *(["log2"] if has_lax_primitive("log2") else []),
+        "jax2onnx_lax.arithmetic": [
+            "abs", "neg", "sign", "floor", "ceil", "round", "is_finite", "square", "one_minus_square", "integer_pow",
+            "add", "add_any", "sub", "mul", "div", "rem", "pow", "max", "min", "clamp", "select_n", "eq", "ne", "lt",
+            "le", "gt", "ge", "and", "or", "not", "xor", "convert_element_type", "copy", "stop_gradient", "device_put",
+        ],
+        "jax2onnx_lax.transcendental": [
+            "exp", "exp2", "expm1", "log", "log1p", "sqrt", "rsqrt", "cbrt", "logistic", "sin",
+            "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "atan2", "erf",
+            "erfc", "bessel_i0e", "bessel_i1e", *(["log2"] if has_lax_primitive("log2") else []),
+        ],
+        "jax2onnx_lax.bits": [
+            "shift_left", "shift_right_logical", "shift_right_arithmetic", "population_count", "clz",
+            "bitcast_convert_type", "nextafter", "reduce_precision", "mulhi", "eq_to", "lt_to", "le_to",
         ],
         "jax2onnx_lax.special": [
             "erf_inv", "lgamma", "digamma", "igamma", "igammac", "igamma_grad_a", "regularized_incomplete_beta", "zeta",

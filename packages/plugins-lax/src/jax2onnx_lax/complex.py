@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax2onnx.plugin import LoweringContext, Testcase, coverage, lowering
+from jax2onnx_lax._shared import LAX_DOC
 
-LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 C64 = np.complex64
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import onnx_ir as ir
 
 from jax2onnx.plugin import LoweringContext, Testcase, coverage, lowering, tensor_type
+from jax2onnx_lax._shared import LAX_DOC
 
-LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 # A Loop body's leading inputs: the iteration number and the incoming condition.
 LOOP_INPUTS = [("iteration", np.int64, ()), ("keep_going", np.bool_, ())]
 

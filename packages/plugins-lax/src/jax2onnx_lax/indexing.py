@@ -18,8 +18,9 @@ import numpy as np
 import onnx_ir as ir
 
 from jax2onnx.plugin import LoweringContext, Testcase, lowering
+from jax2onnx_lax._shared import LAX_DOC
 
-from .shapes import INT64_MAX, LAX_DOC, ints, iota, is_static
+from .shapes import INT64_MAX, ints, iota, is_static
 
 lax, jnp = jax.lax, jax.numpy
 FILL_OR_DROP, CLIP = lax.GatherScatterMode.FILL_OR_DROP, lax.GatherScatterMode.CLIP

@@ -12,8 +12,8 @@ import numpy as np
 import onnx_ir as ir
 
 from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
+from jax2onnx_lax._shared import NN_DOC, _positive
 
-NN_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.nn.{}.html"
 F32 = (np.float32,)
 FLOATS = (np.float32, np.float64)
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -257,10 +257,6 @@ def lower_standardize(ctx: LoweringContext, x, axis=-1, mean=None, variance=None
     one = ctx.const(np.ones(1, dtype))
     return ctx.op.LayerNormalization(x, one, axis=axes[0], epsilon=_scalar(epsilon),
                                      stash_type=ir.DataType.from_numpy(dtype))
-
-
-def _positive(rng, shapes):
-    return [np.abs(rng.standard_normal(s)) + 0.1 for s in shapes]
 
 
 # jax.nn functions without an ONNX op of their own -> (lax primitives, ONNX ops, testcase fn, input values).

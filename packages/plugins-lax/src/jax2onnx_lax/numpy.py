@@ -14,8 +14,7 @@ import numpy as np
 import onnx_ir as ir
 
 from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
-
-JNP_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.{}.html"
+from jax2onnx_lax._shared import JNP_DOC, _positive
 
 
 def _dtype(x) -> np.dtype | None:
@@ -53,10 +52,6 @@ SCATTER_ADD = dict(min_opset=16, min_opset_reason="ScatterElements reduction='ad
 
 def _case(name: str, fn, inputs, **options) -> Testcase:
     return Testcase(f"jnp_{name}", fn=fn, inputs=inputs, **options)
-
-
-def _positive(rng, shapes):
-    return [np.abs(rng.standard_normal(s)) + 0.1 for s in shapes]
 
 
 def _sorted_rows(rng, shapes):

@@ -15,8 +15,7 @@ import numpy as np
 import onnx_ir as ir
 
 from jax2onnx.plugin import LoweringContext, Testcase, lowering
-
-RANDOM_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.random.{}.html"
+from jax2onnx_lax._shared import RANDOM_DOC
 
 # Rotation schedule and key-schedule parity of Threefry-2x32 (Salmon et al., as in jax.random).
 ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))

@@ -12,8 +12,7 @@ import numpy as np
 from jax import lax
 
 from jax2onnx.plugin import LoweringContext, Testcase, lowering
-
-LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
+from jax2onnx_lax._shared import LAX_DOC
 
 # The dtypes ONNX Runtime's CPU kernels cover for reductions, CumSum, TopK and ArgMax alike.
 NATIVE_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64)}

@@ -11,8 +11,8 @@ import numpy as np
 import onnx_ir as ir
 
 from jax2onnx.plugin import LoweringContext, Testcase, lowering
+from jax2onnx_lax._shared import LAX_DOC
 
-LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 FOLD_LIMIT = 1024

@@ -9,10 +9,10 @@ import numpy as np
 
 from jax2onnx.plugin import LoweringContext, Testcase, coverage, lowering
 from jax2onnx_lax import matrix_algorithms as alg
+from jax2onnx_lax._shared import JNP_LINALG_DOC
 from jax2onnx_lax.decompositions import HOUSEHOLDER_F32, ITERATIVE_F32, by_dtype, lower_traced, spd
 
 DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.linalg.{}.html"
-JNP_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.linalg.{}.html"
 
 
 def _triangular(rng, shapes):
@@ -122,5 +122,5 @@ JNP_ROWS = {
 }
 
 for _name, (_via, _cases) in JNP_ROWS.items():
-    coverage(f"jax.numpy.linalg.{_name}", via=_via, onnx=["Loop"], since="0.2.0", doc=JNP_DOC.format(_name),
+    coverage(f"jax.numpy.linalg.{_name}", via=_via, onnx=["Loop"], since="0.2.0", doc=JNP_LINALG_DOC.format(_name),
              testcases=_cases, module=__name__)

@@ -7,10 +7,9 @@ import numpy as np
 from jax import lax
 
 from jax2onnx.plugin import LoweringContext, Testcase, lowering
+from jax2onnx_lax._shared import LAX_DOC
 
 from .reductions import compute_dtype
-
-LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 
 
 def _ties(rng, shapes):

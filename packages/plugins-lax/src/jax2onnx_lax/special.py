@@ -13,8 +13,9 @@ import numpy as np
 from jax import lax
 
 from jax2onnx.plugin import Testcase, lowering
+from jax2onnx_lax._shared import LAX_DOC, _c, _formula, _horner, _lax, _name, _typed, _uniform
 from jax2onnx_lax.decompositions import lower_traced
-from jax2onnx_lax.elementwise import LAX_DOC, _c, _erf_parts64, _formula, _horner, _lax, _name, _typed, _uniform
+from jax2onnx_lax.transcendental import _erf_parts64
 
 
 def _edges(*columns):

@@ -11,10 +11,10 @@ import onnx_ir as ir
 from jax import lax
 
 from jax2onnx.plugin import LoweringContext, Testcase, lowering, tensor_type
+from jax2onnx_lax._shared import LAX_DOC
 
 from .reductions import BINARY_OPS, binary_body, compute_dtype
 
-LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 INT64_MAX = np.iinfo(np.int64).max
 
 

@@ -16,27 +16,6 @@ def value_of(variable: Any) -> Any:
     return None if variable is None else variable.get_value()
 
 
-def in_module(ctx: LoweringContext, weight: ir.Value | None, depth: int = 1) -> None:
-    """Names the nodes a rule emits after the module's path in the model, read off a weight's name.
-
-    ``linear1.kernel`` gives nodes named ``linear1/Gemm`` with metadata ``jax2onnx.module: linear1``
-    (``depth`` 2 for a weight of a submodule: ``attn.query.kernel`` -> ``attn``).
-    """
-    if weight is None or weight.const_value is None or not weight.name or weight.name.count(".") < depth:
-        return
-    path = weight.name.rsplit(".", depth)[0]
-    ctx.enter_scope(path, {"jax2onnx.module": path})
-
-
-def cast_all(ctx: LoweringContext, dtype: Any, *values: ir.Value | None) -> list[Any]:
-    """Casts every present value to ``dtype``, as the modules' ``promote_dtype`` does.
-
-    A cast weight is folded into a new initializer by core's constant folding.
-    """
-    return [None if v is None else typed(ctx.cast(v, dtype), ir.TensorType(ir.DataType.from_numpy(np.dtype(dtype))))
-            for v in values]
-
-
 def typed(value: ir.Value, type_: ir.TypeProtocol | None) -> ir.Value:
     """Gives an intermediate value its type (constant folding keeps it for the folded weight)."""
     if value.type is None:

@@ -9,9 +9,9 @@ import numpy as np
 import onnx_ir as ir
 from flax import nnx
 
-from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage, in_module
 
-from ._util import in_module, value_of
+from ._util import value_of
 from .linear import flat_linear_general, is_plain_linear_general
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/attention.html#flax.nnx.{}"

@@ -6,9 +6,9 @@ import jax
 import numpy as np
 from flax import nnx
 
-from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, cast_all, in_module
 
-from ._util import cast_all, channels_first, in_module, onnx_pads, same_pads, typed, value_of
+from ._util import channels_first, onnx_pads, same_pads, typed, value_of
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html#flax.nnx.{}"
 _INT64_MIN = np.iinfo(np.int64).min

@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, cast_all, in_module
 
-from ._util import cast_all, in_module, ops_apart_from_casts, typed, value_of
+from ._util import ops_apart_from_casts, typed, value_of
 
 _LINEAR_DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html#flax.nnx.Linear"
 

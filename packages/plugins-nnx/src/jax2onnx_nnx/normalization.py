@@ -8,9 +8,9 @@ import numpy as np
 import onnx_ir as ir
 from flax import nnx
 
-from jax2onnx.plugin import LoweringContext, Testcase, call_lowering
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, cast_all, in_module
 
-from ._util import cast_all, channels_first, in_module, value_of
+from ._util import channels_first, value_of
 
 _DOC = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/normalization.html#flax.nnx.{}"
 

@@ -7,9 +7,9 @@ import numpy as np
 import onnx_ir as ir
 from flax import nnx
 
-from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage
+from jax2onnx.plugin import LoweringContext, Testcase, call_lowering, coverage, in_module
 
-from ._util import in_module, transpose, typed, value_of
+from ._util import transpose, typed, value_of
 
 _INT64_MIN = np.iinfo(np.int64).min
 
