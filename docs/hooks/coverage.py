@@ -25,7 +25,10 @@ MARKERS = {
     "<!-- examples-table -->": "examples",
     "<!-- api-surface -->": "surface",
     "<!-- onnx-operators -->": "operators",
+    "<!-- known-failures -->": "failures",
+    "<!-- opset-floors -->": "floors",
 }
+KNOWN_FAILURES = os.path.join("tests", "conformance", "known_failures.toml")
 TITLES = {
     "jax2onnx-examples": "Examples",
     "jax2onnx-plugins-nnx": "Flax NNX",
@@ -243,5 +246,34 @@ def render_surface(run: Run) -> str:
     return head + "\n" + "\n".join(sections) + "\n"
 
 
+def render_failures(run: Run) -> str:
+    """The JAX harness cases that fail conformance, from the list the conformance test holds to."""
+    import tomllib
+
+    with open(KNOWN_FAILURES, "rb") as fh:
+        sections = tomllib.load(fh)
+    out = []
+    for section, entries in sections.items():
+        title = section.replace("_", " ").capitalize()
+        out += [f"\n### {title}\n", "| JAX harness cases | Why | JAX |", "|---|---|---|"]
+        for pattern, entry in entries.items():
+            reason, jax = (entry, "all") if isinstance(entry, str) else (entry["reason"], f"`{entry['jax']}`")
+            out.append(f"| `{pattern}` | {reason} | {jax} |")
+    return "\n".join(out) + "\n"
+
+
+def render_floors(run: Run) -> str:
+    """Testcases that cannot export below some opset, grouped by the reason their authors give."""
+    from jax2onnx.testing.kit import opset_floors
+
+    grouped: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for name, opset, reason in opset_floors():
+        grouped[(opset, reason)].append(name)
+    out = ["| Needs opset | Why | Testcases |", "|---|---|---|"]
+    for (opset, reason), names in sorted(grouped.items()):
+        out.append(f"| {opset} | {reason} | {', '.join(f'`{n}`' for n in sorted(names))} |")
+    return "\n".join(out) + "\n"
+
+
 RENDER = {"coverage": render_coverage, "examples": render_examples, "operators": render_operators,
-          "surface": render_surface}
+          "surface": render_surface, "failures": render_failures, "floors": render_floors}
