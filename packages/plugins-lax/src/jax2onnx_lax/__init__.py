@@ -72,6 +72,7 @@ plugin_index = PluginIndex(
                 "logistic", "sign")),
         ],
         "jax2onnx_lax.fft": ["complex:fft"],
+        "jax2onnx_lax.eig": ["complex:eig"],
     },
     coverage_modules=[],
 )
