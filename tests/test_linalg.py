@@ -74,10 +74,11 @@ def test_geqrf_and_cholesky_primitives_match_lapack_layout(dtype):
     _close(low, low_jax, dtype)
 
 
-def test_loops_are_not_unrolled():
-    """The graph of eigh has the same nodes for every matrix size: the sweeps are Loop bodies."""
+@pytest.mark.parametrize("fn", [jnp.linalg.eigh, jnp.linalg.eig])
+def test_loops_are_not_unrolled(fn):
+    """The graph of eigh (eig) has the same nodes for every matrix size: the sweeps are Loop bodies."""
     def node_count(n):
-        model = to_onnx(jnp.linalg.eigh, [("B", n, n)])
+        model = to_onnx(fn, [("B", n, n)])
         assert "Loop" in [node.op_type for node in model.graph.node]
         return len(model.graph.node)
 
