@@ -455,8 +455,8 @@ def _rotate_columns(m, k, c, s):
 
 
 def _schur(h, z):
-    """Complex Schur form ``t = q^H a q`` of Hessenberg ``h = z^H a z``: single-shift QR sweeps of Givens
-    rotations with Wilkinson shifts, deflating the active block ``[0, m)`` from the bottom (as zlahqr)."""
+    """``(t, q)``, the complex Schur form ``t = q^H a q``, from Hessenberg ``h = z^H a z``: single-shift QR
+    sweeps of Givens rotations with Wilkinson shifts, deflating the active block ``[0, m)`` from the bottom."""
     n = h.shape[-1]
     if n < 2:
         return h, z
@@ -475,8 +475,8 @@ def _schur(h, z):
         # an exceptional shift.
         mu = (a + d) / 2 + jnp.where(_abs2(half + root) <= _abs2(half - root), root, -root)
         mu = jnp.where((stalled % 10) == 9, d + 0.75 * jnp.abs(c).astype(t.dtype), mu)
-        # Only the active block is shifted: the deflated rest keeps its rounding.
-        shift = mu[..., None, None] * (eye & (rows < m[..., None])[..., None, :])
+        # Only an active block is shifted: the deflated rest, and finished matrices, keep their rounding.
+        shift = mu[..., None, None] * (eye & (rows < jnp.where(m > 1, m, 0)[..., None])[..., None, :])
         shifted = t - shift
 
         def rows_step(k, carry):
