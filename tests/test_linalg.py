@@ -74,10 +74,11 @@ def test_geqrf_and_cholesky_primitives_match_lapack_layout(dtype):
     _close(low, low_jax, dtype)
 
 
-def test_loops_are_not_unrolled():
-    """The graph of eigh has the same nodes for every matrix size: the sweeps are Loop bodies."""
+@pytest.mark.parametrize("fn", [jnp.linalg.eigh, jnp.linalg.eig])
+def test_loops_are_not_unrolled(fn):
+    """The graph of eigh (eig) has the same nodes for every matrix size: the sweeps are Loop bodies."""
     def node_count(n):
-        model = to_onnx(jnp.linalg.eigh, [("B", n, n)])
+        model = to_onnx(fn, [("B", n, n)])
         assert "Loop" in [node.op_type for node in model.graph.node]
         return len(model.graph.node)
 
@@ -102,3 +103,43 @@ def test_subset_by_index_slices_the_sorted_spectrum():
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         got = session.run(None, {session.get_inputs()[0].name: a})[0]
         _close(got, np.asarray(full(a)), np.float32)
+
+
+HARD_MATRICES = {
+    "random": lambda rng: rng.standard_normal((2, 6, 6)),
+    "cyclic_permutation": lambda rng: np.eye(5)[np.r_[1:5, 0]][None],  # unshifted QR never converges on it
+    "jordan_block": lambda rng: (np.eye(5) + np.eye(5, k=1))[None],  # defective: back substitution overflows
+    "zero": lambda rng: np.zeros((1, 4, 4)),
+    "graded": lambda rng: (lambda s: s @ np.diag(10.0 ** np.arange(-3, 3)) @ np.linalg.inv(s))(
+        np.eye(6) + 0.3 * rng.standard_normal((6, 6)))[None],
+    "tiny_complex": lambda rng: 1e-20 * (rng.standard_normal((2, 4, 4)) + 1j * rng.standard_normal((2, 4, 4))),
+}
+
+
+@pytest.mark.parametrize("double", [False, True])
+@pytest.mark.parametrize("kind", sorted(HARD_MATRICES))
+def test_eig_outputs_follow_lapack_conventions(kind, double):
+    """Eigenvalues as LAPACK's (as a multiset: the order is LAPACK's own); left and right eigenvectors with small
+    residuals, of unit norm, their largest entry real and positive (as LAPACK's geev)."""
+    from jax2onnx.builder import from_physical, to_physical
+
+    a = HARD_MATRICES[kind](np.random.default_rng(3))
+    a = a.astype({(False, "f"): np.float32, (True, "f"): np.float64, (False, "c"): np.complex64,
+                  (True, "c"): np.complex128}[double, a.dtype.kind])
+    model = to_onnx(jax.lax.linalg.eig, [("B", *a.shape[1:])], input_dtypes=[a.dtype], enable_double_precision=double)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    out_dtype = np.complex128 if double else np.complex64
+    w, vl, vr = (from_physical(x, out_dtype) for x in session.run(None, {session.get_inputs()[0].name: to_physical(a)}))
+    # NumPy's LAPACK call, not JAX's: JAX's complex64 eig of the 1e-20 matrices is off by a factor ~1e7.
+    w_lapack = np.linalg.eigvals(a)
+    tol, scale = TOL[np.float64 if double else np.float32], np.max(np.abs(a), axis=(-2, -1), keepdims=True)
+    scale = np.where(scale == 0, 1, scale)
+    np.testing.assert_allclose(np.sort_complex(np.round(w / scale[..., 0], 6)),
+                               np.sort_complex(np.round(w_lapack / scale[..., 0], 6)), atol=tol)
+    mH = lambda x: np.conj(np.swapaxes(x, -1, -2))  # noqa: E731
+    for residual in (a @ vr - vr * w[..., None, :], mH(vl) @ a - w[..., :, None] * mH(vl)):
+        assert np.max(np.abs(residual) / scale) < tol
+    for v in (vl, vr):
+        np.testing.assert_allclose(np.linalg.norm(v, axis=-2), 1, atol=tol)
+        largest = np.abs(v) >= np.max(np.abs(v), axis=-2, keepdims=True) - tol  # ties: any of them
+        assert np.all(np.any(largest & (np.abs(v.imag) < tol) & (v.real > 0), axis=-2))

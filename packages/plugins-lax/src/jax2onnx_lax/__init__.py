@@ -73,6 +73,7 @@ plugin_index = PluginIndex(
                 "logistic", "sign")),
         ],
         "jax2onnx_lax.fft": ["complex:fft"],
+        "jax2onnx_lax.eig": ["complex:eig"],
     },
     coverage_modules=[],
 )

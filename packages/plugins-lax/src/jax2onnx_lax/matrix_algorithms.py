@@ -386,3 +386,177 @@ def tridiagonal(a, *, lower: bool):
     flip = lambda x: jnp.flip(x, axis=(-2, -1))  # noqa: E731
     arr, d, e, taus = _tridiagonal_lower(flip(a))
     return flip(arr), jnp.flip(d, -1), jnp.flip(e, -1), jnp.flip(taus, -1)
+
+
+# --- Nonsymmetric eigendecomposition: Hessenberg reduction, complex Schur form, eigenvectors ----
+
+
+def _abs2(x):
+    return jnp.real(x) ** 2 + jnp.imag(x) ** 2
+
+
+def _scaled(x, r):
+    """``x`` divided by the real ``r`` as a product: a complex division would square ``r``, which can underflow."""
+    return x * (1 / r).astype(x.dtype)
+
+
+def _phase(x):
+    """``x / |x|``, and 1 where ``x`` is 0."""
+    r = jnp.abs(x)
+    return jnp.where(r == 0, 1, _scaled(x, jnp.where(r == 0, 1, r)))
+
+
+def _pick(x, row_mask, col_mask):
+    """The entry of ``x`` where the one-hot ``row_mask`` and ``col_mask`` (``...``, n) meet."""
+    return jnp.sum(jnp.where(row_mask[..., :, None] & col_mask[..., None, :], x, 0), axis=(-2, -1))
+
+
+def _hessenberg(a):
+    """``(h, z)`` with ``a = z h z^H``, ``h`` upper Hessenberg, by Hermitian Householder reflectors."""
+    n = a.shape[-1]
+    rows = jnp.arange(n)
+
+    def step(k, carry):
+        h, z = carry
+        x = jnp.where(rows > k, _at(h, k, -1), 0)
+        alpha, xnorm = _at(x, k + 1, -1), jnp.sqrt(jnp.sum(_abs2(x), -1))
+        # v = x - beta e_{k+1} with beta = -phase(alpha) |x|: no cancellation in v's leading entry.
+        v = x + jnp.where(rows == k + 1, (_phase(alpha) * xnorm)[..., None], 0)
+        vv = jnp.sum(_abs2(v), -1)
+        scale = jnp.where(vv == 0, 0, 2 / jnp.where(vv == 0, 1, vv)).astype(a.dtype)[..., None, None]
+        v_col, v_row = v[..., :, None], jnp.conj(v)[..., None, :]
+        h = h - scale * v_col * (v_row @ h)
+        return h - scale * (h @ v_col) * v_row, z - scale * (z @ v_col) * v_row
+
+    eye = jnp.broadcast_to(jnp.eye(n, dtype=a.real.dtype).astype(a.dtype), a.shape)
+    h, z = _loop(max(n - 2, 0), step, (a, eye))
+    return jnp.where(rows[:, None] > rows + 1, 0, h), z
+
+
+def _givens(x, y):
+    """``(c, s)``, c real, with ``[[c, s], [-conj(s), c]] [x, y] = [r, 0]``."""
+    r = jnp.sqrt(_abs2(x) + _abs2(y))
+    safe = jnp.where(r == 0, 1, r)
+    return jnp.where(r == 0, 1, jnp.abs(x) / safe), _scaled(_phase(x) * jnp.conj(y), safe)
+
+
+def _rotate_rows(m, k, c, s):
+    """Rows ``k, k+1`` of ``m`` mixed by the rotation ``(c, s)`` (per batch entry)."""
+    rk, rk1 = _at(m, k, -2), _at(m, k + 1, -2)
+    c, s = c[..., None].astype(m.dtype), s[..., None]
+    new_k, new_k1 = c * rk + s * rk1, c * rk1 - jnp.conj(s) * rk
+    rows = jnp.arange(m.shape[-2])[:, None]
+    return jnp.where(rows == k, new_k[..., None, :], jnp.where(rows == k + 1, new_k1[..., None, :], m))
+
+
+def _rotate_columns(m, k, c, s):
+    """Columns ``k, k+1`` of ``m`` times the rotation's conjugate transpose."""
+    return _mT(_rotate_rows(_mT(m), k, c, jnp.conj(s)))
+
+
+def _schur(h, z):
+    """``(t, q)``, the complex Schur form ``t = q^H a q``, from Hessenberg ``h = z^H a z``: single-shift QR
+    sweeps of Givens rotations with Wilkinson shifts, deflating the active block ``[0, m)`` from the bottom."""
+    n = h.shape[-1]
+    if n < 2:
+        return h, z
+    rows = jnp.arange(n)
+    eps = _eps(h.real.dtype)
+    tiny = float(jnp.finfo(h.real.dtype).tiny) / eps
+    eye = jnp.eye(n, dtype=bool)
+
+    def sweep(carry):
+        it, t, z, m, stalled = carry
+        last, prev = rows == (m - 1)[..., None], rows == (m - 2)[..., None]
+        a, b, c, d = _pick(t, prev, prev), _pick(t, prev, last), _pick(t, last, prev), _pick(t, last, last)
+        half = (a - d) / 2
+        root = jnp.sqrt(half * half + b * c)
+        # The eigenvalue (a + d) / 2 +- root of the trailing 2x2 block nearer d; every tenth stalled sweep
+        # an exceptional shift.
+        mu = (a + d) / 2 + jnp.where(_abs2(half + root) <= _abs2(half - root), root, -root)
+        mu = jnp.where((stalled % 10) == 9, d + 0.75 * jnp.abs(c).astype(t.dtype), mu)
+        # Only an active block is shifted: the deflated rest, and finished matrices, keep their rounding.
+        shift = mu[..., None, None] * (eye & (rows < jnp.where(m > 1, m, 0)[..., None])[..., None, :])
+        shifted = t - shift
+
+        def rows_step(k, carry):
+            t, cs, ss = carry
+            cc, sc = _givens(_pick(t, rows == k, rows == k), _pick(t, rows == k + 1, rows == k))
+            active = k + 1 < m
+            cc, sc = jnp.where(active, cc, 1), jnp.where(active, sc, 0)
+            put = jnp.arange(n - 1) == k
+            return _rotate_rows(t, k, cc, sc), jnp.where(put, cc[..., None], cs), jnp.where(put, sc[..., None], ss)
+
+        zeros = jnp.zeros((*t.shape[:-2], n - 1), t.real.dtype)
+        r, cs, ss = lax.fori_loop(0, n - 1, rows_step, (shifted, zeros, zeros.astype(t.dtype)))
+
+        def columns_step(k, carry):
+            t, z = carry
+            cc, sc = _at(cs, k, -1), _at(ss, k, -1)
+            return _rotate_columns(t, k, cc, sc), _rotate_columns(z, k, cc, sc)
+
+        t, z = lax.fori_loop(0, n - 1, columns_step, (r, z))
+        t = t + shift
+        sub = jnp.abs(_pick(t, last, prev))
+        small = (sub <= eps * (jnp.abs(_pick(t, prev, prev)) + jnp.abs(_pick(t, last, last)))) | (sub <= tiny)
+        small = small & (m > 1)
+        t = jnp.where(small[..., None, None] & last[..., :, None] & prev[..., None, :], 0, t)
+        return it + 1, t, z, jnp.where(small, m - 1, m), jnp.where(small, 0, stalled + 1)
+
+    def more(carry):
+        return (carry[0] < 30 * max(n, 10)) & jnp.any(carry[3] > 1)
+
+    m = jnp.full(h.shape[:-2], n, jnp.int32)
+    _, t, z, _, _ = lax.while_loop(more, sweep, (0, h, z, m, jnp.zeros_like(m)))
+    return jnp.triu(t), z
+
+
+def _triangular_eigenvectors(t):
+    """Upper triangular ``y`` with ``t y = y diag(t)`` for ``t`` of norm about 1, by back substitution (as
+    LAPACK's trevc: pivots at least eps, each column rescaled to a largest entry of 1 against overflow)."""
+    n = t.shape[-1]
+    cols = jnp.arange(n)
+    diag = jnp.diagonal(t, axis1=-2, axis2=-1)
+    smin = _eps(t.real.dtype)
+
+    def step(k, y):
+        i = n - 1 - k
+        row = jnp.einsum("...n,...nj->...j", _at(t, i, -2), y)
+        pivot = _at(diag, i, -1)[..., None] - diag
+        pivot = jnp.where(jnp.abs(pivot) < smin, smin, pivot)
+        new = jnp.where(cols > i, -row / pivot, jnp.where(cols == i, 1, 0).astype(t.dtype))
+        y = lax.dynamic_update_index_in_dim(y, new, i, y.ndim - 2)
+        largest = jnp.max(jnp.abs(y), axis=-2, keepdims=True)
+        return _scaled(y, jnp.where(largest == 0, 1, largest))
+
+    return _loop(n, step, jnp.zeros_like(t))
+
+
+def _normalized(v):
+    """Columns of unit norm with their largest entry real and positive, as LAPACK's geev."""
+    v = _scaled(v, jnp.sqrt(jnp.sum(_abs2(v), axis=-2, keepdims=True)))
+    largest = jnp.argmax(_abs2(v), axis=-2)
+    onehot = jnp.arange(v.shape[-2])[:, None] == largest[..., None, :]
+    return v * jnp.conj(_phase(jnp.sum(jnp.where(onehot, v, 0), axis=-2, keepdims=True)))
+
+
+def eig(a, *, dtype, compute_left_eigenvectors: bool, compute_right_eigenvectors: bool):
+    """Eigenvalues and left/right eigenvectors (columns) of a square matrix, all complex ``dtype``: the
+    complex Schur form ``a = q t q^H`` by Hessenberg QR iteration, then back substitution on ``t``."""
+    a = a.astype(dtype)
+    n = a.shape[-1]
+    if n == 0:
+        w = jnp.sum(a, axis=-1)  # computed, not a constant: the graph outputs stay node outputs
+        return (w, *[a] * (compute_left_eigenvectors + compute_right_eigenvectors))
+    # Scaled to a largest entry of 1 (undone on the eigenvalues): no overflow or underflow of squares.
+    scale = jnp.max(jnp.abs(a), axis=(-2, -1), keepdims=True)
+    scale = jnp.where((scale > 0) & jnp.isfinite(scale), scale, 1)
+    t, q = _schur(*_hessenberg(_scaled(a, scale)))
+    outs = [jnp.diagonal(t, axis1=-2, axis2=-1) * scale[..., 0].astype(dtype)]
+    if compute_left_eigenvectors:
+        # Left eigenvectors of t are right eigenvectors of t^T with rows and columns reversed.
+        flip = lambda x: jnp.flip(x, axis=(-2, -1))  # noqa: E731
+        outs.append(_normalized(q @ jnp.conj(flip(_triangular_eigenvectors(flip(_mT(t)))))))
+    if compute_right_eigenvectors:
+        outs.append(_normalized(q @ _triangular_eigenvectors(t)))
+    return tuple(outs)
