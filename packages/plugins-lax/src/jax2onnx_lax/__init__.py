@@ -71,6 +71,12 @@ plugin_index = PluginIndex(
                 "tanh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log", "log1p", "expm1", "sqrt", "rsqrt",
                 "logistic", "sign")),
         ],
+        "jax2onnx_lax.complex_arrays": [
+            *(f"complex:{p}" for p in (
+                "iota", "device_put", "bitcast_convert_type", "reduce_prod", "reduce_max", "reduce_min", "reduce",
+                "cumprod", "cummax", "cummin", "reduce_window_sum", "reduce_window_max", "reduce_window_min",
+                "reduce_window", "sort", "scatter-mul", "scatter-max", "scatter-min")),
+        ],
         "jax2onnx_lax.fft": ["complex:fft"],
     },
     coverage_modules=[],
