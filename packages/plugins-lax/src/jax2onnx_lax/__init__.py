@@ -47,8 +47,10 @@ plugin_index = PluginIndex(
         "jax2onnx_lax.decompositions": [
             "cholesky", "lu", "lu_pivots_to_permutation", "qr", "geqrf", "householder_product", "eigh", "svd",
             "tridiagonal",
+            *(f"complex:{p}" for p in ("cholesky", "lu", "qr", "householder_product", "eigh", "svd")),
         ],
-        "jax2onnx_lax.solves": ["triangular_solve", "tridiagonal_solve", "custom_linear_solve"],
+        "jax2onnx_lax.solves": ["triangular_solve", "tridiagonal_solve", "custom_linear_solve",
+                                "complex:triangular_solve"],
         "jax2onnx_lax.conv": ["conv_general_dilated"],
         "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index"],
         "jax2onnx_lax.random": [
