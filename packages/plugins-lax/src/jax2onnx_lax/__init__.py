@@ -71,7 +71,7 @@ plugin_index = PluginIndex(
                 "real", "imag", "complex", "conj", "convert_element_type", "mul", "div", "integer_pow", "square",
                 "abs", "exp", "eq", "ne", "dot_general", "max", "min", "pow", "sin", "cos", "tan", "sinh", "cosh",
                 "tanh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log", "log1p", "expm1", "sqrt", "rsqrt",
-                "logistic", "sign", "conv_general_dilated")),
+                "logistic", "sign", "conv_general_dilated", "exp2", *(["log2"] if has_lax_primitive("log2") else []))),
         ],
         "jax2onnx_lax.complex_arrays": [
             *(f"complex:{p}" for p in (

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import LoweringContext, Testcase, coverage, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, coverage, has_lax_primitive, lowering
 
 LAX_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.{}.html"
 C64 = np.complex64
@@ -297,6 +297,15 @@ def _log(z):
     return 0.5 * jnp.log(z[0] * z[0] + z[1] * z[1]), jnp.arctan2(z[1], z[0])
 
 
+def _exp2(z):  # exp(ln 2 z), as JAX lowers exp2
+    return _exp((np.log(2) * z[0], np.log(2) * z[1]))
+
+
+def _log2(z):  # log(z) / ln 2, as JAX 0.12 lowers log2
+    re, im = _log(z)
+    return re / np.log(2), im / np.log(2)
+
+
 def _log1p(z):
     return 0.5 * jnp.log1p(z[0] * (2 + z[0]) + z[1] * z[1]), jnp.arctan2(z[1], 1 + z[0])
 
@@ -405,6 +414,7 @@ COMPLEX_FUNCTIONS = {
     "sin": _sin, "cos": _cos, "tan": _tan, "sinh": _sinh, "cosh": _cosh, "tanh": _tanh, "asin": _asin,
     "acos": _acos, "atan": _atan, "asinh": _asinh, "acosh": _acosh, "atanh": _atanh, "log": _log,
     "log1p": _log1p, "expm1": _expm1, "sqrt": _sqrt, "rsqrt": _rsqrt, "logistic": _logistic, "sign": _sign,
+    "exp2": _exp2, **({"log2": _log2} if has_lax_primitive("log2") else {}),
 }
 
 
