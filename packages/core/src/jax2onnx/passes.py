@@ -130,14 +130,15 @@ class PushTransposesPass(ir.passes.InPlacePass):
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         graph = model.graph
         names = _NameSource(graph)
+        node_names = {n.name for n in graph}
         modified = False
         for node in list(graph):
             if node.graph is graph and node.op_type in ELEMENTWISE and not node.domain:
-                modified |= self._push(graph, node, names)
+                modified |= self._push(graph, node, names, node_names)
         return ir.passes.PassResult(model, modified)
 
     @staticmethod
-    def _push(graph: ir.Graph, node: ir.Node, names: _NameSource) -> bool:
+    def _push(graph: ir.Graph, node: ir.Node, names: _NameSource, node_names: set) -> bool:
         out = node.outputs[0]
         if len(node.outputs) != 1 or out.shape is None or out.is_graph_output():
             return False
@@ -169,8 +170,12 @@ class PushTransposesPass(ir.passes.InPlacePass):
         inner = moved.outputs[0]
         inner.name, inner.type = names.fresh(out.name or "value"), out.type
         inner.shape = ir.Shape([out.shape[i] for i in inverse])
-        transpose = ir.Node("", "Transpose", [inner], [ir.AttrInt64s("perm", perm)],
-                            name=f"{node.name or node.op_type}/transpose")
+        # A node pushed through twice (in two rounds of the passes) must not name two Transposes alike.
+        name, count = f"{node.name or node.op_type}/transpose", 1
+        while name in node_names:
+            name, count = f"{node.name or node.op_type}/transpose_{count}", count + 1
+        node_names.add(name)
+        transpose = ir.Node("", "Transpose", [inner], [ir.AttrInt64s("perm", perm)], name=name)
         result = transpose.outputs[0]
         result.type, result.shape = out.type, out.shape
         graph.insert_before(node, [moved, transpose])

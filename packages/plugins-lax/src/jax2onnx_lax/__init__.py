@@ -48,8 +48,10 @@ plugin_index = PluginIndex(
         "jax2onnx_lax.decompositions": [
             "cholesky", "lu", "lu_pivots_to_permutation", "qr", "geqrf", "householder_product", "eigh", "svd",
             "tridiagonal",
+            *(f"complex:{p}" for p in ("cholesky", "lu", "qr", "householder_product", "eigh", "svd")),
         ],
-        "jax2onnx_lax.solves": ["triangular_solve", "tridiagonal_solve", "custom_linear_solve"],
+        "jax2onnx_lax.solves": ["triangular_solve", "tridiagonal_solve", "custom_linear_solve",
+                                "complex:triangular_solve"],
         "jax2onnx_lax.conv": ["conv_general_dilated"],
         "jax2onnx_lax.control_flow": ["cond", "scan", "while", "optimization_barrier", "name", "platform_index"],
         "jax2onnx_lax.random": [
@@ -70,7 +72,13 @@ plugin_index = PluginIndex(
                 "real", "imag", "complex", "conj", "convert_element_type", "mul", "div", "integer_pow", "square",
                 "abs", "exp", "eq", "ne", "dot_general", "max", "min", "pow", "sin", "cos", "tan", "sinh", "cosh",
                 "tanh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log", "log1p", "expm1", "sqrt", "rsqrt",
-                "logistic", "sign")),
+                "logistic", "sign", "conv_general_dilated", "exp2", *(["log2"] if has_lax_primitive("log2") else []))),
+        ],
+        "jax2onnx_lax.complex_arrays": [
+            *(f"complex:{p}" for p in (
+                "iota", "device_put", "bitcast_convert_type", "reduce_prod", "reduce_max", "reduce_min", "reduce",
+                "cumprod", "cummax", "cummin", "reduce_window_sum", "reduce_window_max", "reduce_window_min",
+                "reduce_window", "sort", "scatter-mul", "scatter-max", "scatter-min")),
         ],
         "jax2onnx_lax.fft": ["complex:fft"],
         "jax2onnx_lax.eig": ["complex:eig"],

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax2onnx.plugin import LoweringContext, Testcase, coverage, lowering
+from jax2onnx.plugin import LoweringContext, Testcase, coverage, has_lax_primitive, lowering
 from jax2onnx_lax._shared import LAX_DOC
 
 C64 = np.complex64
@@ -214,13 +214,24 @@ def lower_max_min(ctx, x, y, **params):
     return on_parts(ctx, lambda a, b: _lexicographic_pick(a, b, larger), x, y)
 
 
+def _bilinear_on_parts(product, x, y, complex_in, dtype):
+    """A product linear in each operand (dot, convolution) of complex operands, from real products of their parts."""
+    (xr, xi), (yr, yi) = ((v[..., 0], v[..., 1]) if c else (v.astype(dtype), None) for v, c in zip((x, y), complex_in))
+    re = product(xr, yr) if xi is None or yi is None else product(xr, yr) - product(xi, yi)
+    im = [product(a, b) for a, b in ((xr, yi), (xi, yr)) if a is not None and b is not None]
+    return jnp.stack([re, sum(im[1:], im[0])], axis=-1)
+
+
 def _dot_on_parts(x, y, complex_in, *, dimension_numbers, precision, preferred_element_type=None, **params):
     dot = functools.partial(jax.lax.dot_general, dimension_numbers=dimension_numbers, precision=precision)
     dtype = part_dtype(preferred_element_type or np.result_type(*(v.dtype for v in (x, y))))
-    (xr, xi), (yr, yi) = ((v[..., 0], v[..., 1]) if c else (v.astype(dtype), None) for v, c in zip((x, y), complex_in))
-    re = dot(xr, yr) if xi is None or yi is None else dot(xr, yr) - dot(xi, yi)
-    im = [dot(a, b) for a, b in ((xr, yi), (xi, yr)) if a is not None and b is not None]
-    return jnp.stack([re, sum(im[1:], im[0])], axis=-1)
+    return _bilinear_on_parts(dot, x, y, complex_in, dtype)
+
+
+def _conv_on_parts(x, y, complex_in, *, preferred_element_type=None, **params):
+    dtype = part_dtype(preferred_element_type or np.result_type(*(v.dtype for v in (x, y))))
+    conv = functools.partial(jax.lax.conv_general_dilated_p.bind, preferred_element_type=None, **params)
+    return _bilinear_on_parts(conv, x, y, complex_in, dtype)
 
 
 @lowering("complex:dot_general", component="jax.lax.dot_general (complex)", onnx=["MatMul", "Sub", "Add"],
@@ -233,6 +244,21 @@ def _dot_on_parts(x, y, complex_in, *, dimension_numbers, precision, preferred_e
 def lower_dot_general(ctx: LoweringContext, x, y, **params):
     complex_in = [np.dtype(a.dtype).kind == "c" for a in ctx.in_avals]
     return on_parts(ctx, lambda a, b: _dot_on_parts(a, b, complex_in, **params), x, y)
+
+
+@lowering("complex:conv_general_dilated", component="jax.lax.conv_general_dilated (complex)",
+          onnx=["Conv", "Sub", "Add"], since="0.2.0", doc=LAX_DOC.format("conv_general_dilated"),
+          # Real convolutions of the parts: ONNX Runtime has no float64 Conv, and sums float32 products in
+          # another order than XLA.
+          testcases=[*_cases("complex_conv", lambda x, w: jax.lax.conv(x, w, (1, 1), "SAME"),
+                             [("B", 2, 5, 5), (3, 2, 3, 3)], x64=False, rtol=1e-4, atol=1e-5),
+                     *_cases("complex_conv_grouped_nwc",
+                             lambda x, w: jax.lax.conv_general_dilated(
+                                 x, w, (2,), "VALID", rhs_dilation=(2,), dimension_numbers=("NWC", "WIO", "NWC"),
+                                 feature_group_count=2), [("B", 9, 4), (2, 2, 6)], x64=False, rtol=1e-4, atol=1e-5)])
+def lower_conv(ctx: LoweringContext, x, y, **params):
+    complex_in = [np.dtype(a.dtype).kind == "c" for a in ctx.in_avals]
+    return on_parts(ctx, lambda a, b: _conv_on_parts(a, b, complex_in, **params), x, y)
 
 
 coverage("complex arrays (add, sub, neg, reduce_sum, reshape, slicing, ...)",
@@ -269,6 +295,15 @@ def _exp(z):
 
 def _log(z):
     return 0.5 * jnp.log(z[0] * z[0] + z[1] * z[1]), jnp.arctan2(z[1], z[0])
+
+
+def _exp2(z):  # exp(ln 2 z), as JAX lowers exp2
+    return _exp((np.log(2) * z[0], np.log(2) * z[1]))
+
+
+def _log2(z):  # log(z) / ln 2, as JAX 0.12 lowers log2
+    re, im = _log(z)
+    return re / np.log(2), im / np.log(2)
 
 
 def _log1p(z):
@@ -379,6 +414,7 @@ COMPLEX_FUNCTIONS = {
     "sin": _sin, "cos": _cos, "tan": _tan, "sinh": _sinh, "cosh": _cosh, "tanh": _tanh, "asin": _asin,
     "acos": _acos, "atan": _atan, "asinh": _asinh, "acosh": _acosh, "atanh": _atanh, "log": _log,
     "log1p": _log1p, "expm1": _expm1, "sqrt": _sqrt, "rsqrt": _rsqrt, "logistic": _logistic, "sign": _sign,
+    "exp2": _exp2, **({"log2": _log2} if has_lax_primitive("log2") else {}),
 }
 
 

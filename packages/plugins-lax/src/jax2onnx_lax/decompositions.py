@@ -49,8 +49,11 @@ def _widened(algorithm):
 # --- input makers and sign-free views for testcases --------------------------------------------
 
 
-def _mT(x):
-    return jnp.swapaxes(x, -1, -2)
+C64 = np.complex64
+
+
+def _mH(x):
+    return jnp.conj(jnp.swapaxes(x, -1, -2))
 
 
 def spd(rng, shapes):
@@ -59,16 +62,22 @@ def spd(rng, shapes):
     return [a @ np.swapaxes(a, -1, -2) + shapes[0][-1] * np.eye(shapes[0][-1])]
 
 
+def hpd(rng, shapes):
+    """Hermitian positive definite matrices, well conditioned."""
+    a = rng.standard_normal(shapes[0]) + 1j * rng.standard_normal(shapes[0])
+    return [a @ np.conj(np.swapaxes(a, -1, -2)) + shapes[0][-1] * np.eye(shapes[0][-1])]
+
+
 def symmetric(rng, shapes):
     a = rng.standard_normal(shapes[0])
     return [a + np.swapaxes(a, -1, -2)]
 
 
 def _eigh_view(fn):
-    """Eigenvalues, the reconstruction V diag(w) V^T and |V|: unique whatever the eigenvectors' signs."""
+    """Eigenvalues, the reconstruction V diag(w) V^H and |V|: unique whatever the eigenvectors' signs (phases)."""
     def view(a):
         v, w = fn(a)
-        return w, (v * w[..., None, :]) @ _mT(v), jnp.abs(v)
+        return w, (v * w[..., None, :]) @ _mH(v), jnp.abs(v)
     return view
 
 
@@ -78,15 +87,15 @@ def _svd_view(full_matrices):
         u, s, vt = jnp.linalg.svd(a, full_matrices=full_matrices)
         k = s.shape[-1]
         rebuilt = (u[..., :, :k] * s[..., None, :]) @ vt[..., :k, :]
-        # With full_matrices the completing columns are any orthonormal basis: compare U^T U, V V^T.
-        return s, rebuilt, _mT(u) @ u, vt @ _mT(vt), jnp.abs(u[..., :, :k]), jnp.abs(vt[..., :k, :])
+        # With full_matrices the completing columns are any orthonormal basis: compare U^H U, V V^H.
+        return s, rebuilt, _mH(u) @ u, vt @ _mH(vt), jnp.abs(u[..., :, :k]), jnp.abs(vt[..., :k, :])
     return view
 
 
 def _svd_orthonormal(a):
     """Rank-deficient input: the vectors of zero singular values are any orthonormal completion."""
     u, s, vt = jnp.linalg.svd(a, full_matrices=False)
-    return s, (u * s[..., None, :]) @ vt, _mT(u) @ u, vt @ _mT(vt)
+    return s, (u * s[..., None, :]) @ vt, _mH(u) @ u, vt @ _mH(vt)
 
 
 def _rank_two(rng, shapes):
@@ -107,24 +116,29 @@ ITERATIVE_F32 = (1e-4, 2e-5)
 HOUSEHOLDER_F32 = (1e-4, 1e-5)
 
 
-@lowering("cholesky", component="jax.lax.linalg.cholesky", onnx=LOOP_OPS + ["Sqrt"], since="0.2.0",
+@lowering("cholesky", "complex:cholesky", component="jax.lax.linalg.cholesky", onnx=LOOP_OPS + ["Sqrt"], since="0.2.0",
           doc=DOC.format("cholesky"), testcases=[
               Testcase("cholesky_spd", fn=jax.lax.linalg.cholesky, inputs=[("B", 5, 5)], input_values=spd),
               Testcase("cholesky_jnp", fn=jnp.linalg.cholesky, inputs=[("B", 3, 3)], input_values=spd),
               # Not positive definite: JAX returns NaN for the whole matrix.
               Testcase("cholesky_not_pd", fn=jax.lax.linalg.cholesky, inputs=[("B", 4, 4)],
                        input_values=lambda rng, shapes: [-spd(rng, shapes)[0]]),
+              Testcase("cholesky_complex", fn=jax.lax.linalg.cholesky, inputs=[("B", 4, 4)], input_dtypes=[C64],
+                       input_values=hpd),
           ])
 def lower_cholesky(ctx: LoweringContext, a, **params):
     return lower_traced(ctx, alg.cholesky, a)
 
 
-@lowering("lu", component="jax.lax.linalg.lu", onnx=LOOP_OPS + ["ArgMax"], since="0.2.0", doc=DOC.format("lu"),
+@lowering("lu", "complex:lu", component="jax.lax.linalg.lu",
+          onnx=LOOP_OPS + ["ArgMax"], since="0.2.0", doc=DOC.format("lu"),
           testcases=[
               Testcase("lu_square", fn=jax.lax.linalg.lu, inputs=[("B", 5, 5)]),
               Testcase("lu_tall", fn=jax.lax.linalg.lu, inputs=[("B", 5, 3)]),
               Testcase("lu_wide", fn=jax.lax.linalg.lu, inputs=[("B", 3, 5)]),
               Testcase("lu_scipy_vmap", fn=jax.vmap(jax.scipy.linalg.lu), inputs=[("B", 4, 4)]),
+              # Complex pivots by |re| + |im|, as LAPACK's izamax.
+              Testcase("lu_complex", fn=jax.lax.linalg.lu, inputs=[("B", 5, 4)], input_dtypes=[C64]),
           ])
 def lower_lu(ctx: LoweringContext, a, **params):
     return lower_traced(ctx, alg.lu, a)
@@ -140,13 +154,17 @@ def lower_lu_pivots_to_permutation(ctx: LoweringContext, pivots, *, permutation_
     return lower_traced(ctx, alg.lu_pivots_to_permutation, pivots, matrix_inputs=(), size=permutation_size)
 
 
-@lowering("qr", component="jax.lax.linalg.qr", onnx=LOOP_OPS + ["Sqrt"], since="0.2.0", doc=DOC.format("qr"),
+@lowering("qr", "complex:qr", component="jax.lax.linalg.qr",
+          onnx=LOOP_OPS + ["Sqrt"], since="0.2.0", doc=DOC.format("qr"),
           testcases=[
               *by_dtype("qr_square", jnp.linalg.qr, [("B", 4, 4)], HOUSEHOLDER_F32),
               *by_dtype("qr_tall_complete", lambda a: jnp.linalg.qr(a, mode="complete"), [("B", 5, 3)],
                         HOUSEHOLDER_F32),
               *by_dtype("qr_wide_reduced", jnp.linalg.qr, [("B", 3, 5)], HOUSEHOLDER_F32),
               *by_dtype("qr_r_only", lambda a: jnp.linalg.qr(a, mode="r"), [("B", 6, 4)], HOUSEHOLDER_F32),
+              *by_dtype("qr_complex_tall", jnp.linalg.qr, [("B", 5, 3)], HOUSEHOLDER_F32, input_dtypes=[C64]),
+              *by_dtype("qr_complex_wide_complete", lambda a: jnp.linalg.qr(a, mode="complete"), [("B", 3, 4)],
+                        HOUSEHOLDER_F32, input_dtypes=[C64]),
           ])
 def lower_qr(ctx: LoweringContext, a, *, full_matrices, pivoting=False, **params):
     if pivoting:
@@ -159,7 +177,8 @@ def lower_geqrf(ctx: LoweringContext, a):
     return lower_traced(ctx, alg.geqrf, a)
 
 
-@lowering("householder_product", component="jax.lax.linalg.householder_product", onnx=LOOP_OPS, since="0.2.0",
+@lowering("householder_product", "complex:householder_product", component="jax.lax.linalg.householder_product",
+          onnx=LOOP_OPS, since="0.2.0",
           doc=DOC.format("householder_product"), testcases=[
               *by_dtype("householder_product", jax.lax.linalg.householder_product, [("B", 5, 3), ("B", 3)],
                         HOUSEHOLDER_F32),
@@ -168,7 +187,8 @@ def lower_householder_product(ctx: LoweringContext, a, taus):
     return lower_traced(ctx, alg.householder_product, a, taus)
 
 
-@lowering("eigh", component="jax.lax.linalg.eigh", onnx=LOOP_OPS + ["TopK"], since="0.2.0", doc=DOC.format("eigh"),
+@lowering("eigh", "complex:eigh", component="jax.lax.linalg.eigh",
+          onnx=LOOP_OPS + ["TopK"], since="0.2.0", doc=DOC.format("eigh"),
           testcases=[
               *by_dtype("eigh_jnp", _eigh_view(lambda a: jnp.linalg.eigh(a)[::-1]), [("B", 5, 5)], ITERATIVE_F32,
                         input_values=symmetric),
@@ -176,13 +196,16 @@ def lower_householder_product(ctx: LoweringContext, a, taus):
                                                                                     symmetrize_input=False)),
                         [("B", 7, 7)], ITERATIVE_F32),
               *by_dtype("eigh_eigvalsh", jnp.linalg.eigvalsh, [("B", 4, 4)], ITERATIVE_F32, input_values=spd),
+              *by_dtype("eigh_complex", _eigh_view(lambda a: jnp.linalg.eigh(a)[::-1]), [("B", 5, 5)],
+                        ITERATIVE_F32, input_dtypes=[C64]),
           ])
 def lower_eigh(ctx: LoweringContext, a, *, lower, sort_eigenvalues, subset_by_index=None, **params):
     return lower_traced(ctx, alg.eigh, a, lower=lower, sort_eigenvalues=sort_eigenvalues,
                         subset_by_index=subset_by_index)
 
 
-@lowering("svd", component="jax.lax.linalg.svd", onnx=LOOP_OPS + ["TopK"], since="0.2.0", doc=DOC.format("svd"),
+@lowering("svd", "complex:svd", component="jax.lax.linalg.svd",
+          onnx=LOOP_OPS + ["TopK"], since="0.2.0", doc=DOC.format("svd"),
           testcases=[
               *by_dtype("svd_square", _svd_view(False), [("B", 4, 4)], ITERATIVE_F32),
               *by_dtype("svd_tall_full", _svd_view(True), [("B", 6, 3)], ITERATIVE_F32),
@@ -190,6 +213,8 @@ def lower_eigh(ctx: LoweringContext, a, *, lower, sort_eigenvalues, subset_by_in
               *by_dtype("svd_rank_deficient", _svd_orthonormal, [("B", 6, 4)], ITERATIVE_F32, input_values=_rank_two),
               *by_dtype("svd_values_only", lambda a: jnp.linalg.svd(a, compute_uv=False), [("B", 5, 4)],
                         ITERATIVE_F32),
+              *by_dtype("svd_complex_tall", _svd_view(False), [("B", 5, 3)], ITERATIVE_F32, input_dtypes=[C64]),
+              *by_dtype("svd_complex_wide_full", _svd_view(True), [("B", 3, 4)], ITERATIVE_F32, input_dtypes=[C64]),
           ])
 def lower_svd(ctx: LoweringContext, a, *, full_matrices, compute_uv, subset_by_index=None, **params):
     return lower_traced(ctx, alg.svd, a, full_matrices=full_matrices, compute_uv=compute_uv,

@@ -4,7 +4,9 @@ ONNX has no decomposition ops. The linalg rules trace these functions on the equ
 shapes and lower the resulting jaxpr, so the loops become ONNX ``Loop`` nodes through the
 scan/while rules. Every function works on stacks of matrices (leading batch axes, symbolic
 ones included); the matrix axes must be static. Conventions follow LAPACK as JAX calls it
-on CPU: Householder reflectors as in ``dlarfg``, partial pivoting as in ``getrf``.
+on CPU: Householder reflectors as in ``dlarfg``/``zlarfg``, partial pivoting as in ``getrf``.
+The same code serves complex matrices: transposes there are conjugate transposes (``jnp.conj``
+leaves real arrays as they are) and comparisons read real parts.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ def _at(x, i, axis: int):
 
 def _mT(x):
     return jnp.swapaxes(x, -1, -2)
+
+
+def _mH(x):
+    return jnp.conj(_mT(x))
+
+
+def _abs1(x):
+    """LAPACK's pivot magnitude: |x|, and |re| + |im| for complex ``x`` (izamax's cabs1)."""
+    return jnp.abs(x.real) + jnp.abs(x.imag) if jnp.iscomplexobj(x) else jnp.abs(x)
 
 
 def _matvec(a, x):
@@ -45,19 +56,20 @@ def _eps(dtype) -> float:
 
 
 def householder(x, k):
-    """The reflector ``H = I - tau v v^T`` with ``H x = beta e_k`` on rows ``k:``, as LAPACK's dlarfg.
+    """The reflector ``H = I - tau v v^H`` with ``H^H x = beta e_k`` on rows ``k:``, as LAPACK's dlarfg/zlarfg.
 
-    Returns ``v`` (zero above row ``k``, one at ``k``), ``tau`` and ``beta``.
+    Returns ``v`` (zero above row ``k``, one at ``k``), ``tau`` and ``beta`` (real, in ``x``'s dtype).
     """
     rows = jnp.arange(x.shape[-1])
     alpha = _at(x, k, -1)
     tail = jnp.where(rows > k, x, 0)
-    xnorm = jnp.sqrt(jnp.sum(tail * tail, axis=-1))
-    trivial = xnorm == 0
-    beta = jnp.where(alpha >= 0, -1, 1) * jnp.sqrt(alpha * alpha + xnorm * xnorm)
+    xnorm = jnp.sqrt(jnp.sum((tail * jnp.conj(tail)).real, axis=-1))
+    trivial = (xnorm == 0) & (alpha.imag == 0)
+    beta = jnp.where(alpha.real >= 0, -1, 1) * jnp.sqrt((alpha * jnp.conj(alpha)).real + xnorm * xnorm)
     safe_beta = jnp.where(trivial, 1, beta)
     tau = jnp.where(trivial, 0, (safe_beta - alpha) / safe_beta)
     scale = jnp.where(trivial, 0, 1 / jnp.where(trivial, 1, alpha - safe_beta))
+    beta = beta.astype(x.dtype)
     v = jnp.where(rows == k, 1, tail * scale[..., None]).astype(x.dtype)
     return v, tau.astype(x.dtype), jnp.where(trivial, alpha, beta).astype(x.dtype)
 
@@ -78,8 +90,8 @@ def geqrf(a):
         a, taus = carry
         column = _at(a, j, -1)
         v, tau, beta = householder(column, j)
-        w = jnp.where(cols > j, jnp.einsum("...m,...mn->...n", v, a), 0)
-        a = a - tau[..., None, None] * v[..., :, None] * w[..., None, :]
+        w = jnp.where(cols > j, jnp.einsum("...m,...mn->...n", jnp.conj(v), a), 0)
+        a = a - jnp.conj(tau)[..., None, None] * v[..., :, None] * w[..., None, :]
         a = _put_column(a, j, jnp.where(rows < j, column, jnp.where(rows == j, beta[..., None], v)))
         return a, jnp.where(jnp.arange(k) == j, tau[..., None], taus)
 
@@ -95,7 +107,7 @@ def householder_product(packed, taus):
     def step(i, q):
         j = k - 1 - i
         v, tau = _reflector(packed, j), _at(taus, j, -1)
-        w = jnp.einsum("...m,...mn->...n", v, q)
+        w = jnp.einsum("...m,...mn->...n", jnp.conj(v), q)
         return q - tau[..., None, None] * v[..., :, None] * w[..., None, :]
 
     return _loop(k, step, q)
@@ -127,8 +139,8 @@ def cholesky(a):
 
     def step(j, carry):
         low, ok = carry
-        v = _at(a, j, -1) - _matvec(low, _at(low, j, -2))
-        d = _at(v, j, -1)
+        v = _at(a, j, -1) - _matvec(low, jnp.conj(_at(low, j, -2)))
+        d = _at(v, j, -1).real
         root = jnp.sqrt(jnp.where(d > 0, d, 1))[..., None]
         column = jnp.where(rows > j, v / root, jnp.where(rows == j, root, 0))
         return _put_column(low, j, column), ok & (d > 0)
@@ -147,7 +159,7 @@ def lu(a):
 
     def step(j, carry):
         a, pivots, perm = carry
-        magnitude = jnp.where(rows >= j, jnp.abs(_at(a, j, -1)), -1)
+        magnitude = jnp.where(rows >= j, _abs1(_at(a, j, -1)), -1)
         p = jnp.argmax(magnitude, axis=-1)
         is_j, is_p = rows == j, rows == p[..., None]
         row_j = _at(a, j, -2)
@@ -189,6 +201,7 @@ def triangular_solve(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_d
         # x op(a) = b  <=>  op(a)^T x^T = b^T
         b, transpose_a = _mT(b), not transpose_a
     n = a.shape[-1]
+    a = jnp.conj(a) if conjugate_a else a
     diagonal = jnp.ones(a.shape[:-1], a.dtype) if unit_diagonal else jnp.diagonal(a, axis1=-2, axis2=-1)
     strict = jnp.tril(a, -1) if lower else jnp.triu(a, 1)
     t = _mT(strict) if transpose_a else strict
@@ -253,15 +266,25 @@ def _rotation(app, apq, aqq):
     return c, t * c
 
 
+def _phased_rotation(app, apq, aqq):
+    """(c, s) of the rotation that zeroes ``apq``; for a complex ``apq`` = |apq| e^(i phi) the real rotation
+    of |apq| with s turned by e^(i phi), so that J^H A J is diagonal on the pair."""
+    if not jnp.iscomplexobj(apq):
+        return _rotation(app, apq, aqq)
+    size = jnp.abs(apq)
+    c, s = _rotation(app.real, size, aqq.real)
+    return c.astype(apq.dtype), s * (apq / jnp.where(size == 0, 1, size))
+
+
 def _pair_entries(g, op, oq):
     gp, gq = jnp.einsum("kn,...nm->...km", op, g), jnp.einsum("kn,...nm->...km", oq, g)
     return jnp.sum(gp * op, -1), jnp.sum(gp * oq, -1), jnp.sum(gq * oq, -1)
 
 
 def _rotations(op, oq, c, s):
-    """The (n, n) product of the round's disjoint rotations: J[p,p] = J[q,q] = c, J[p,q] = s, J[q,p] = -s."""
+    """The (n, n) product of the round's disjoint rotations: J[p,p] = J[q,q] = c, J[p,q] = s, J[q,p] = -conj(s)."""
     pair = lambda x, y, w: jnp.einsum("kn,...k,km->...nm", x, w, y)  # noqa: E731
-    return pair(op, op, c) + pair(oq, oq, c) + pair(op, oq, s) - pair(oq, op, s)
+    return pair(op, op, c) + pair(oq, oq, c) + pair(op, oq, s) - pair(oq, op, jnp.conj(s))
 
 
 def _sweeps(state, gram, apply, max_sweeps: int, tol: float, n: int):
@@ -271,12 +294,12 @@ def _sweeps(state, gram, apply, max_sweeps: int, tol: float, n: int):
 
     def one_round(r, state):
         op, oq = _at(op_all, r, 0), _at(oq_all, r, 0)
-        c, s = _rotation(*_pair_entries(gram(state), op, oq))
+        c, s = _phased_rotation(*_pair_entries(gram(state), op, oq))
         return apply(state, _rotations(op, oq, c, s))
 
     def coupled(g):
         diag = jnp.abs(jnp.diagonal(g, axis1=-2, axis2=-1))
-        off = jnp.abs(g - diag[..., None] * jnp.eye(n, dtype=g.dtype))
+        off = jnp.where(jnp.eye(n, dtype=bool), 0, jnp.abs(g))
         return jnp.any(off > tol * jnp.sqrt(diag[..., :, None] * diag[..., None, :]))
 
     def more(carry):
@@ -293,16 +316,18 @@ def _permute_columns(x, order):
 
 
 def eigh(a, *, lower: bool, sort_eigenvalues: bool, subset_by_index):
-    """Symmetric eigendecomposition of the given triangle by Jacobi sweeps; ascending eigenvalues."""
+    """Symmetric (Hermitian) eigendecomposition of the given triangle by Jacobi sweeps; ascending eigenvalues."""
     n = a.shape[-1]
     if n == 0:
-        return a, jnp.sum(a, axis=-1)  # computed, not a constant: the graph outputs stay node outputs
+        return a, jnp.sum(a, axis=-1).real  # computed, not a constant: the graph outputs stay node outputs
     tri = jnp.tril(a) if lower else jnp.triu(a)
-    sym = tri + _mT(jnp.tril(a, -1) if lower else jnp.triu(a, 1))
+    sym = tri + _mH(jnp.tril(a, -1) if lower else jnp.triu(a, 1))
+    if jnp.iscomplexobj(a):  # LAPACK's heevd reads the real parts of the diagonal only
+        sym = jnp.where(jnp.eye(n, dtype=bool), sym.real.astype(a.dtype), sym)
     eye = jnp.broadcast_to(jnp.eye(n, dtype=a.dtype), a.shape)
-    a_rot, v = _sweeps((sym, eye), lambda st: st[0], lambda st, j: (_mT(j) @ st[0] @ j, st[1] @ j),
+    a_rot, v = _sweeps((sym, eye), lambda st: st[0], lambda st, j: (_mH(j) @ st[0] @ j, st[1] @ j),
                        max_sweeps=20, tol=_eps(a.dtype), n=n)
-    w = jnp.diagonal(a_rot, axis1=-2, axis2=-1)
+    w = jnp.diagonal(a_rot, axis1=-2, axis2=-1).real
     if sort_eigenvalues:
         w, order = lax.sort_key_val(w, jnp.broadcast_to(jnp.arange(n), w.shape))
         v = _permute_columns(v, order)
@@ -313,29 +338,29 @@ def eigh(a, *, lower: bool, sort_eigenvalues: bool, subset_by_index):
 
 
 def _jacobi_svd_square(r):
-    """One-sided Jacobi on a square ``r``: (u, s, v) with ``r = u diag(s) v^T``, s descending."""
+    """One-sided Jacobi on a square ``r``: (u, s, v) with ``r = u diag(s) v^H``, s descending."""
     n = r.shape[-1]
     eye = jnp.broadcast_to(jnp.eye(n, dtype=r.dtype), r.shape)
-    u, v = _sweeps((r, eye), lambda st: _mT(st[0]) @ st[0], lambda st, j: (st[0] @ j, st[1] @ j),
+    u, v = _sweeps((r, eye), lambda st: _mH(st[0]) @ st[0], lambda st, j: (st[0] @ j, st[1] @ j),
                    max_sweeps=20, tol=_eps(r.dtype), n=n)
-    s = jnp.sqrt(jnp.sum(u * u, axis=-2))
+    s = jnp.sqrt(jnp.sum((u * jnp.conj(u)).real, axis=-2))
     neg, order = lax.sort_key_val(-s, jnp.broadcast_to(jnp.arange(n), s.shape))
     s = -neg
     u, v = _permute_columns(u, order), _permute_columns(v, order)
     # Columns of zero singular values are zero: a QR completes them to an orthonormal basis, others stay.
     q, r = qr(u / jnp.where(s == 0, 1, s)[..., None, :], full_matrices=False)
-    return q * jnp.where(jnp.diagonal(r, axis1=-2, axis2=-1) < 0, -1, 1).astype(q.dtype)[..., None, :], s, v
+    return q * jnp.where(jnp.diagonal(r, axis1=-2, axis2=-1).real < 0, -1, 1).astype(q.dtype)[..., None, :], s, v
 
 
 def svd(a, *, full_matrices: bool, compute_uv: bool, subset_by_index):
     """SVD by QR then one-sided Jacobi on R; singular values descending."""
     m, n = a.shape[-2:]
     if m < n:
-        outs = svd(_mT(a), full_matrices=full_matrices, compute_uv=compute_uv, subset_by_index=subset_by_index)
-        return outs if not compute_uv else (outs[0], _mT(outs[2]), _mT(outs[1]))
+        outs = svd(_mH(a), full_matrices=full_matrices, compute_uv=compute_uv, subset_by_index=subset_by_index)
+        return outs if not compute_uv else (outs[0], _mH(outs[2]), _mH(outs[1]))
     width = m if full_matrices else n
     if n == 0:
-        s = jnp.zeros((*a.shape[:-2], 0), a.dtype)
+        s = jnp.zeros((*a.shape[:-2], 0), jnp.finfo(a.dtype).dtype)
         u = jnp.broadcast_to(jnp.eye(m, width, dtype=a.dtype), (*a.shape[:-2], m, width))
         return (s, u, jnp.zeros((*a.shape[:-2], 0, 0), a.dtype)) if compute_uv else (s,)
     packed, taus = geqrf(a)
@@ -350,7 +375,7 @@ def svd(a, *, full_matrices: bool, compute_uv: bool, subset_by_index):
     u = q[..., :, :n] @ u_r
     if full_matrices and subset_by_index is None:
         u = jnp.concatenate([u, q[..., :, n:]], axis=-1)
-    return s, u, _mT(v)
+    return s, u, _mH(v)
 
 
 # --- Tridiagonal reduction ---------------------------------------------------------------------

@@ -21,6 +21,12 @@ def _triangular(rng, shapes):
     return [rng.standard_normal(shapes[0]) + 2 * n * np.eye(n), rng.standard_normal(shapes[1])]
 
 
+def _complex_triangular(rng, shapes):
+    n = shapes[0][-1]
+    a, b = (rng.standard_normal(s) + 1j * rng.standard_normal(s) for s in shapes)
+    return [a + 2 * n * np.eye(n), b]
+
+
 def _tri_solve(**flags):
     return lambda a, b: jax.lax.linalg.triangular_solve(a, b, **flags)
 
@@ -40,13 +46,19 @@ TRIANGULAR_CASES = [
              input_dtypes=[np.float16, np.float16], input_values=_triangular, x64=False),
     Testcase("triangular_solve_scipy", fn=lambda a, b: jax.scipy.linalg.solve_triangular(a, b, trans=1, lower=True),
              inputs=[("B", 4, 4), ("B", 4, 2)], input_values=_triangular),
+    Testcase("triangular_solve_complex_left_lower_adjoint",
+             fn=_tri_solve(left_side=True, lower=True, transpose_a=True, conjugate_a=True),
+             inputs=[("B", 4, 4), ("B", 4, 3)], input_dtypes=[np.complex64] * 2, input_values=_complex_triangular),
+    Testcase("triangular_solve_complex_right_upper_conjugate",
+             fn=_tri_solve(left_side=False, lower=False, conjugate_a=True),
+             inputs=[("B", 4, 4), ("B", 2, 4)], input_dtypes=[np.complex64] * 2, input_values=_complex_triangular),
 ]
 
 
-@lowering("triangular_solve", component="jax.lax.linalg.triangular_solve", onnx=["Loop", "MatMul", "Div"],
+@lowering("triangular_solve", "complex:triangular_solve", component="jax.lax.linalg.triangular_solve",
+          onnx=["Loop", "MatMul", "Div"],
           since="0.2.0", doc=DOC.format("triangular_solve"), testcases=TRIANGULAR_CASES)
 def lower_triangular_solve(ctx: LoweringContext, a, b, **flags):
-    # conjugate_a changes nothing for real matrices.
     return lower_traced(ctx, alg.triangular_solve, a, b, **flags)
 
 
