@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 import onnx
 import onnx_ir as ir
 import onnx_ir.passes.common as common
-from onnx.reference import ReferenceEvaluator
 
 from .errors import GraphPassError
 
@@ -20,6 +21,9 @@ FOLDABLE = {
 }
 INTEGER_FOLDABLE = {"Add", "Sub", "Mul", "Div", "Mod", "Max", "Min"}
 FOLD_SIZE_LIMIT = 1 << 22
+# A constant larger than this that other nodes read too is not folded: the folded copy would store
+# its bytes a second time (a tied embedding's transpose); ONNX Runtime folds it when it loads the model.
+SHARED_FOLD_LIMIT = 1 << 10
 
 
 class FoldConstantsPass(ir.passes.InPlacePass):
@@ -64,6 +68,9 @@ class FoldConstantsPass(ir.passes.InPlacePass):
     @staticmethod
     def _foldable(node: ir.Node) -> bool:
         if any(v is not None and v.const_value is None for v in node.inputs) or not node.inputs:
+            return False
+        if any(v is not None and v.const_value.nbytes > SHARED_FOLD_LIMIT and any(u.node is not node for u in v.uses())
+               for v in node.inputs):
             return False
         if node.op_type in FOLDABLE:
             return True
@@ -218,6 +225,8 @@ def _rename(old: ir.Value, new: ir.Value) -> ir.Value:
 
 
 def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
+    from onnx.reference import ReferenceEvaluator  # noqa: PLC0415 - a heavy import, needed only to fold
+
     inputs = [f"i{k}" if v is not None else "" for k, v in enumerate(values)]
     outputs = [f"o{k}" for k in range(len(node.outputs))]
     attrs = {a.name: a.value for a in node.attributes.values()}
@@ -229,6 +238,52 @@ def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
         return [np.asarray(r, order="C") for r in ReferenceEvaluator(proto).run(None, feeds)]
     except Exception:  # an op the reference cannot run is simply left in the graph
         return None
+
+
+class DeduplicateInitializersPass(ir.passes.InPlacePass):
+    """One initializer for equal weights: the same array read twice, or equal bytes.
+
+    Only initializers sharing dtype and shape with another are hashed, so a model of distinct
+    weights costs no hashing at all.
+    """
+
+    def call(self, model: ir.Model) -> ir.passes.PassResult:
+        modified = False
+        for graph in model.graphs():
+            groups: dict[tuple, list[ir.Value]] = defaultdict(list)
+            for value in graph.initializers.values():
+                if value.const_value is not None and not value.is_graph_input() and not value.is_graph_output():
+                    groups[(value.const_value.dtype, tuple(value.const_value.shape.numpy()))].append(value)
+            for values in groups.values():
+                if len(values) > 1:
+                    modified |= _deduplicate(graph, values)
+        return ir.passes.PassResult(model, modified)
+
+
+def _deduplicate(graph: ir.Graph, values: list[ir.Value]) -> bool:
+    kept: dict[bytes, list[tuple[ir.Value, np.ndarray]]] = defaultdict(list)
+    modified = False
+    for value in values:
+        data = _flat_bytes(value.const_value)
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        same = next((k for k, k_data in kept[digest] if np.array_equal(k_data, data)), None)
+        if same is None:
+            kept[digest].append((value, data))
+            continue
+        value.replace_all_uses_with(same)
+        graph.initializers.pop(value.name)
+        modified = True
+    return modified
+
+
+def _flat_bytes(tensor: ir.TensorProtocol) -> np.ndarray:
+    """The tensor's bytes as a uint8 array, a view where the data already is contiguous."""
+    if tensor.dtype.is_string():
+        return np.frombuffer(np.array(tensor.string_data()).tobytes(), np.uint8)
+    array = tensor.numpy()
+    if array.flags.c_contiguous and array.dtype.kind in "biuf":
+        return array.reshape(-1).view(np.uint8)
+    return np.frombuffer(tensor.tobytes(), np.uint8)
 
 
 class BodyOutputsPass(ir.passes.InPlacePass):
@@ -271,8 +326,10 @@ def clean(model: ir.Model) -> ir.Model:
         if not any(r.modified for r in rounds):
             break
     return run_passes(model, (
+        DeduplicateInitializersPass(),
+        common.CommonSubexpressionEliminationPass(),  # two reads of one weight then fold once, not into two copies
         FoldConstantsPass(),
-        common.DeduplicateHashedInitializersPass(),
+        DeduplicateInitializersPass(),
         common.CommonSubexpressionEliminationPass(),
         common.IdentityEliminationPass(),
         BodyOutputsPass(),
