@@ -58,3 +58,40 @@ def test_a_failing_pass_is_a_typed_error_naming_the_pass():
     model = to_onnx(lambda x: x + 1, [(3,)], return_mode="ir")
     with pytest.raises(GraphPassError, match="Broken.*boom"):
         passes.run_passes(model, [Broken()])
+
+
+def test_a_tied_embedding_is_stored_once():
+    from flax import nnx
+
+    class Tied(nnx.Module):
+        def __init__(self):
+            self.embed = nnx.Embed(64, 32, rngs=nnx.Rngs(0))
+
+        def __call__(self, tokens):
+            return self.embed.attend(jax.numpy.tanh(self.embed(tokens)))
+
+    model = Tied()
+    proto = to_onnx(model, [("B", 5)], input_dtypes=[np.int32])
+    weights = [i for i in proto.graph.initializer if i.data_type == onnx.TensorProto.FLOAT]
+    assert [tuple(w.dims) for w in weights] == [(64, 32)], [(w.name, tuple(w.dims)) for w in weights]
+    assert 64 * 32 * 4 < proto.ByteSize() < 64 * 32 * 4 + 2048  # the table's bytes once, plus the graph
+    assert "Transpose" in [n.op_type for n in proto.graph.node]  # the head reads the table transposed
+    tokens = np.random.default_rng(0).integers(0, 64, (3, 5)).astype(np.int32)
+    ok, message = allclose(model, proto, [tokens], rtol=1e-5, atol=1e-6)
+    assert ok, message
+
+
+def test_equal_weights_are_stored_once_and_distinct_ones_kept():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((16, 16)).astype(np.float32), rng.standard_normal((16, 16)).astype(np.float32)
+    a_copy = a.copy()
+
+    def fn(x):
+        return jax.numpy.tanh(x @ a) @ a_copy + x @ b
+
+    proto = to_onnx(fn, [("B", 16)])
+    assert sorted(tuple(i.dims) for i in proto.graph.initializer if i.data_type == onnx.TensorProto.FLOAT) == [
+        (16, 16), (16, 16)]
+    x = rng.standard_normal((2, 16)).astype(np.float32)
+    ok, message = allclose(fn, proto, [x], rtol=1e-5, atol=1e-5)
+    assert ok, message

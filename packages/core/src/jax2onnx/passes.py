@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 import onnx
 import onnx_ir as ir
 import onnx_ir.passes.common as common
-from onnx.reference import ReferenceEvaluator
 
 from .errors import GraphPassError
 
@@ -20,6 +20,9 @@ FOLDABLE = {
 }
 INTEGER_FOLDABLE = {"Add", "Sub", "Mul", "Div", "Mod", "Max", "Min"}
 FOLD_SIZE_LIMIT = 1 << 22
+# A constant larger than this that other nodes read too is not folded: the folded copy would store
+# its bytes a second time (a tied embedding's transpose); ONNX Runtime folds it when it loads the model.
+SHARED_FOLD_LIMIT = 1 << 10
 
 
 class FoldConstantsPass(ir.passes.InPlacePass):
@@ -64,6 +67,9 @@ class FoldConstantsPass(ir.passes.InPlacePass):
     @staticmethod
     def _foldable(node: ir.Node) -> bool:
         if any(v is not None and v.const_value is None for v in node.inputs) or not node.inputs:
+            return False
+        if any(v is not None and v.const_value.nbytes > SHARED_FOLD_LIMIT and any(u.node is not node for u in v.uses())
+               for v in node.inputs):
             return False
         if node.op_type in FOLDABLE:
             return True
@@ -223,6 +229,8 @@ def _rename(old: ir.Value, new: ir.Value) -> ir.Value:
 
 
 def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
+    from onnx.reference import ReferenceEvaluator  # noqa: PLC0415 - a heavy import, needed only to fold
+
     inputs = [f"i{k}" if v is not None else "" for k, v in enumerate(values)]
     outputs = [f"o{k}" for k in range(len(node.outputs))]
     attrs = {a.name: a.value for a in node.attributes.values()}
@@ -234,6 +242,49 @@ def _evaluate(node: ir.Node, values: list) -> list[np.ndarray] | None:
         return [np.asarray(r, order="C") for r in ReferenceEvaluator(proto).run(None, feeds)]
     except Exception:  # an op the reference cannot run is simply left in the graph
         return None
+
+
+class DeduplicateInitializersPass(ir.passes.InPlacePass):
+    """One initializer for equal weights: the same array read twice, or equal bytes.
+
+    Candidates are grouped by dtype, shape and a small sample of their bytes, so distinct weights
+    (which differ in the sample) are never read in full; only equal-looking ones are compared.
+    """
+
+    def call(self, model: ir.Model) -> ir.passes.PassResult:
+        modified = False
+        for graph in model.graphs():
+            groups: dict[tuple, list[tuple[ir.Value, np.ndarray]]] = defaultdict(list)
+            for value in list(graph.initializers.values()):
+                if value.const_value is None or value.is_graph_input() or value.is_graph_output():
+                    continue
+                data = _flat_bytes(value.const_value)
+                key = (value.const_value.dtype, tuple(value.const_value.shape.numpy()), _sample(data))
+                same = next((k for k, k_data in groups[key] if np.array_equal(k_data, data)), None)
+                if same is None:
+                    groups[key].append((value, data))
+                    continue
+                value.replace_all_uses_with(same)
+                graph.initializers.pop(value.name)
+                modified = True
+        return ir.passes.PassResult(model, modified)
+
+
+def _flat_bytes(tensor: ir.TensorProtocol) -> np.ndarray:
+    """The tensor's bytes as a uint8 array, a view where the data already is contiguous."""
+    if tensor.dtype.is_string():
+        return np.frombuffer(np.array(tensor.string_data()).tobytes(), np.uint8)
+    array = tensor.numpy()
+    if array.flags.c_contiguous and array.dtype.kind in "biuf":
+        return array.reshape(-1).view(np.uint8)
+    return np.frombuffer(tensor.tobytes(), np.uint8)
+
+
+def _sample(data: np.ndarray) -> bytes:
+    """A few hundred bytes from the start, the end and evenly in between."""
+    if data.size <= 512:
+        return data.tobytes()
+    return data[:128].tobytes() + data[-128:].tobytes() + data[:: data.size // 256 + 1].tobytes()
 
 
 class BodyOutputsPass(ir.passes.InPlacePass):
@@ -276,8 +327,10 @@ def clean(model: ir.Model) -> ir.Model:
         if not any(r.modified for r in rounds):
             break
     return run_passes(model, (
+        DeduplicateInitializersPass(),
+        common.CommonSubexpressionEliminationPass(),  # two reads of one weight then fold once, not into two copies
         FoldConstantsPass(),
-        common.DeduplicateHashedInitializersPass(),
+        DeduplicateInitializersPass(),
         common.CommonSubexpressionEliminationPass(),
         common.IdentityEliminationPass(),
         BodyOutputsPass(),

@@ -48,12 +48,21 @@ class CallTable:
     def __init__(self) -> None:
         self.records: dict[str, CallRecord] = {}
         self.registry: Any = None
+        self._broken: set[str] = set()
 
     def entry(self, path: str) -> Any:
-        """The named-call rule this export's registry has for ``path``, if it loads."""
+        """The named-call rule this export's registry has for ``path``, if it loads.
+
+        The rule's module is imported here, at the first call of the target, not when wrapping.
+        """
+        if self.registry is None or path in self._broken:
+            return None
         try:
-            return self.registry.lookup(CALL_PREFIX + path) if self.registry is not None else None
-        except PluginLoadError:
+            return self.registry.lookup(CALL_PREFIX + path)
+        except PluginLoadError as exc:
+            # A broken plugin module must not break exports: its calls just stay decomposed.
+            self._broken.add(path)
+            warnings.warn(f"{exc} Exporting '{path}' through its decomposition instead.", stacklevel=4)
             return None
 
     def add(self, record: CallRecord) -> str:
@@ -166,12 +175,6 @@ def _install_missing(registry: Any) -> None:
         if found is None or (id(found[0]), found[1]) in _installed:
             continue
         owner, attr, original = found
-        try:
-            registry.lookup(CALL_PREFIX + path)
-        except PluginLoadError as exc:
-            # A broken plugin module must not break exports: its calls just stay decomposed.
-            warnings.warn(f"{exc} Exporting '{path}' through its decomposition instead.", stacklevel=4)
-            continue
         raw = inspect.getattr_static(owner, attr)
         _installed[(id(owner), attr)] = (owner, attr, raw)
         setattr(owner, attr, _wrap(path, original, isinstance(raw, staticmethod)))
