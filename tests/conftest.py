@@ -9,11 +9,34 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import jax
 import pytest
+
+# Most of a kit case's time is XLA compiling the JAX reference, and the op13 and op23 cases of a
+# testcase compile the same programs. A persistent compilation cache shared by the run's workers
+# (and, through JAX's own environment variables, by the subprocesses tests start) compiles each
+# program once: about 40% of the kit's time. A cache hit returns the executable that compiling
+# would, so no result changes. The folder is the run's own, removed at the end.
+_OWN_XLA_CACHE = None
+if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    _OWN_XLA_CACHE = os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jax2onnx-tests-xla-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                  float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")))
+jax.config.update("jax_persistent_cache_min_entry_size_bytes",
+                  int(os.environ.get("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")))
+
+
+def pytest_unconfigure(config):
+    if _OWN_XLA_CACHE and not os.environ.get("PYTEST_XDIST_WORKER"):
+        shutil.rmtree(_OWN_XLA_CACHE, ignore_errors=True)
+
 
 NEWER_JAX = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 11)
 
