@@ -191,3 +191,23 @@ def test_a_conversion_imports_only_the_rules_it_uses():
     loaded = eval(result.stdout.strip().splitlines()[-1])
     assert "jax2onnx_lax.arithmetic" in loaded and "jax2onnx_lax.bits" not in loaded
     assert "jax2onnx_lax.conv" not in loaded and "jax2onnx_lax.control_flow" not in loaded
+
+
+def test_an_export_does_not_import_sympy_and_symbolic_dims_still_compute():
+    # onnx_ir imports sympy for arithmetic on symbolic dims; an export defers it (jax2onnx._deferred).
+    code = """
+        import sys
+        from jax2onnx import to_onnx
+        model = to_onnx(lambda x: x * 2.0, [("B", 3)])
+        print(type(sys.modules["sympy"]).__name__, type(sys.modules["onnx_ir._symbolic_shapes"]).__name__)
+        import onnx_ir as ir
+        import sympy
+        print(ir.SymbolicDim("B") * 2 + 1, sympy.Symbol("x") + 1, isinstance(sympy.Symbol("x"), sympy.Expr))
+        print(type(sys.modules["sympy"]).__name__, model.graph.input[0].type.tensor_type.shape.dim[0].dim_param)
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    before, used, after = result.stdout.strip().splitlines()[-3:]
+    assert before == "_Deferred _Deferred"
+    assert used == "2*B + 1 x + 1 True"
+    assert after == "module B"

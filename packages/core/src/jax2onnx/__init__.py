@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import _deferred  # noqa: F401 - first: it defers what onnx_ir imports but exports do not use
 from .api import allclose, save_onnx, to_onnx
 from .errors import (
     ExportOptionError,
