@@ -5,10 +5,13 @@
 Each interpreter runs the same measurements on the same models (``benchmarks/models.py``, plain
 Flax): the other release lives in its own venv because it has the same import name. Figures:
 
-- ``cold``: a fresh process imports jax2onnx and Flax and exports the quickstart MLP to a file;
+- ``cold``: a fresh process imports jax2onnx and Flax and exports the quickstart MLP to a file,
+  next to the floor: a fresh process that imports JAX, Flax NNX and ONNX and traces a trivial
+  function (alternating, median of runs);
 - ``export``: warm export time of a GPT-2-style decoder (768 wide) per depth, median of runs;
 - ``ort``: ONNX Runtime latency of the exported MLP, ViT and decoder at batch 1 and 32, with one
-  thread and with ONNX Runtime's default threads, next to JAX ``jit`` on the CPU; node count
+  thread and with ONNX Runtime's default threads, next to JAX ``jit`` on the CPU (timed in turn,
+  round by round); node count
   and bytes per model;
 - ``memory``: peak RSS of a process that builds and exports ~1.5 GB (and ~3 GB) of float32
   weights to a file, as a ratio to the weights' bytes (the model itself holds 1x).
@@ -19,6 +22,7 @@ Flax): the other release lives in its own venv because it has the same import na
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -39,6 +43,20 @@ def _median_time(fn, runs: int) -> float:
     return statistics.median(times)
 
 
+def _interleaved_ms(calls: dict, runs: int) -> dict:
+    """Median milliseconds of each call, timed in turn round by round (after one warm-up call each),
+    so that a change in the machine's load falls on all of them alike."""
+    times: dict = {name: [] for name in calls}
+    for call in calls.values():
+        call()
+    for _ in range(runs):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+
+
 def _tokens_spec(length: int):
     import jax
     import jax.numpy as jnp
@@ -53,20 +71,50 @@ from flax import nnx
 import jax2onnx
 sys.path.insert(0, {here!r})
 from models import build
+t1 = time.perf_counter()
 model, specs = build("mlp")
+t2 = time.perf_counter()
 jax2onnx.to_onnx(model, specs, return_mode="file", output_path={path!r})
+t3 = time.perf_counter()
+print(t3 - t0, t2 - t1)
+"""
+
+# The floor of a cold start: a fresh process that imports JAX, Flax NNX and ONNX and traces a trivial
+# function. Building the MLP is not in it (the exporter's cold start includes that).
+FLOOR = """
+import time
+t0 = time.perf_counter()
+import jax, jax.numpy as jnp, onnx
+from flax import nnx
+jax.make_jaxpr(lambda x: jnp.tanh(x) + 1.0)(jnp.zeros((2, 30)))
 print(time.perf_counter() - t0)
 """
 
 
+def _fresh_process_seconds(code: str) -> list[float]:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return [float(v) for v in out.splitlines()[-1].split()]
+
+
 def measure_cold(runs: int) -> dict:
-    times = []
+    """Cold start and its floor, in alternating fresh processes (so both see the same machine).
+
+    ``seconds`` is the whole cold start; ``without the model build`` leaves out building the MLP
+    (Flax initialising its weights, which JAX compiles): that part is the same with any exporter
+    or none, and is not in the floor.
+    """
+    cold, build, floor = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
+        code = COLD.format(here=HERE, path=os.path.join(tmp, "mlp.onnx"))
         for _ in range(runs):
-            code = COLD.format(here=HERE, path=os.path.join(tmp, "mlp.onnx"))
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-            times.append(float(out.split()[-1]))
-    return {"seconds": statistics.median(times), "runs": runs}
+            floor.append(_fresh_process_seconds(FLOOR)[0])
+            total, building = _fresh_process_seconds(code)
+            cold.append(total)
+            build.append(total - building)
+    seconds, floor_seconds = statistics.median(cold), statistics.median(floor)
+    without_build = statistics.median(build)
+    return {"seconds": seconds, "without the model build": without_build, "floor seconds": floor_seconds,
+            "ratio to floor (without the model build)": without_build / floor_seconds, "runs": runs}
 
 
 def measure_export(depths: list[int], runs: int) -> dict:
@@ -115,16 +163,16 @@ def measure_ort(batches: list[int], runs: int) -> dict:
                 x = rng.random((batch, 32, 32, 3), np.float32)
             else:
                 x = rng.random((batch, 30), np.float32)
+            calls = {}
             for threads in (1, 0):
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = threads
                 session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
-                feed = {session.get_inputs()[0].name: x}
-                session.run(None, feed)
                 label = "1 thread" if threads == 1 else "default threads"
-                row[f"ort b{batch} {label} ms"] = 1e3 * _median_time(lambda: session.run(None, feed), runs)
-            jitted(x).block_until_ready()
-            row[f"jax b{batch} ms"] = 1e3 * _median_time(lambda: jitted(x).block_until_ready(), runs)
+                calls[f"ort b{batch} {label} ms"] = functools.partial(
+                    session.run, None, {session.get_inputs()[0].name: x})
+            calls[f"jax b{batch} ms"] = lambda: jitted(x).block_until_ready()
+            row.update(_interleaved_ms(calls, runs))
         figures[name] = row
     return figures
 
