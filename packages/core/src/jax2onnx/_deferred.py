@@ -1,9 +1,9 @@
 """Modules imported on first use instead of at import: what onnx_ir imports but exports never use.
 
 onnx_ir imports sympy (and builds a table of sympy functions in ``onnx_ir._symbolic_shapes``) at
-import time, for arithmetic on symbolic dims that exports never do. Importing sympy takes about
-0.3 s on a 2-core machine: more than everything else ``import jax2onnx`` adds to importing JAX,
-Flax and ONNX.
+import time, for arithmetic on symbolic dims that exports never do. Importing sympy alone takes about
+0.3 s on a 2-core machine, a large part of what ``import jax2onnx`` adds to importing JAX, Flax
+and ONNX.
 
 :func:`defer`, called when this module is imported (first thing in ``jax2onnx``), puts a
 stand-in module in ``sys.modules`` for each of them before onnx_ir is imported.
