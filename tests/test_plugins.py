@@ -210,4 +210,4 @@ def test_an_export_does_not_import_sympy_and_symbolic_dims_still_compute():
     before, used, after = result.stdout.strip().splitlines()[-3:]
     assert before == "_Deferred _Deferred"
     assert used == "2*B + 1 x + 1 True"
-    assert after == "module B"
+    assert after == "module B"  # sys.modules holds the real sympy once it is used

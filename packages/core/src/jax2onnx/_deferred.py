@@ -44,8 +44,7 @@ def _load(stand_in: _Deferred) -> types.ModuleType:
         except BaseException:
             sys.modules.setdefault(name, stand_in)
             raise
-        stand_in.__dict__.update(real.__dict__)
-        stand_in.__class__ = types.ModuleType  # a plain module from now on: no more lookups through here
+        stand_in.__dict__.update(real.__dict__)  # later lookups find the real module's objects directly
         return real
     return sys.modules[name]
 
