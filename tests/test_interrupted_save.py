@@ -13,7 +13,16 @@ import pytest
 import jax2onnx.api
 from jax2onnx import Jax2OnnxError, save_onnx
 
-CHILD = """
+# Each child first takes SIGINT and SIGTERM as a program started from a shell does: a process
+# inherits ignored and blocked signals from its parent, and a test runner's worker may hold them so.
+RESET_SIGNALS = """
+import signal
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+"""
+
+CHILD = RESET_SIGNALS + """
 import pathlib, sys
 import numpy as np
 from jax2onnx import save_onnx
@@ -65,7 +74,7 @@ def test_a_killed_save_keeps_the_previous_files(tmp_path, signum):
 # Each save's model file (its graph's name) and data file (the weights' value) both carry its number k,
 # so a model paired with another save's data shows. Between the two renames that replace the data
 # file and then the model, the child announces itself and lingers.
-PAIR_CHILD = """
+PAIR_CHILD = RESET_SIGNALS + """
 import os, pathlib, sys, time
 import numpy as np
 from jax2onnx import save_onnx
