@@ -1,5 +1,5 @@
 """conv_general_dilated as Conv, or as ConvTranspose when the input is dilated (transposed convolution); integer
-convolutions as an int64 MatMul over the input's windows, empty results as a constant."""
+convolutions (transposed ones too) as an int64 MatMul over the input's windows, empty results as a constant."""
 
 from __future__ import annotations
 
@@ -73,6 +73,21 @@ def _integer_conv(ctx: LoweringContext, x, kernel, kernel_shape: Sequence, windo
     patches = ctx.op.Reshape(patches, ctx.shape_tensor([n, groups, c_g * size, -1]))
     weights = ctx.op.Reshape(kernel, ctx.shape_tensor([groups, o // groups, c_g * size]))
     return ctx.op.Reshape(ctx.op.MatMul(weights, patches), ctx.shape_tensor(out_shape))
+
+
+def _dilated(ctx: LoweringContext, x, lhs_dilation: Sequence[int], shape: Sequence) -> ir.Value:
+    """``x`` (N, C, spatial...) with d - 1 zeros between neighbours along each spatial dim (XLA's lhs dilation)."""
+    shape = list(shape)
+    for axis, d in enumerate(lhs_dilation, start=2):
+        if d == 1:
+            continue
+        pads = [0] * (2 * len(shape) + 2)
+        pads[len(shape) + 2 + axis] = d - 1  # after each element, on a new axis behind it
+        x = ctx.op.Pad(ctx.op.Unsqueeze(x, _ints(ctx, [axis + 1])), _ints(ctx, pads))
+        x = ctx.op.Reshape(x, ctx.shape_tensor([*shape[:axis], shape[axis] * d, *shape[axis + 1:]]))
+        shape[axis] = (shape[axis] - 1) * d + 1
+        x = ctx.op.Slice(x, _ints(ctx, [0]), ctx.shape_tensor([shape[axis]]), _ints(ctx, [axis]))
+    return x
 
 
 def _flipped_kernel(ctx: LoweringContext, rhs, rhs_spec, dtype, groups: int) -> ir.Value:
@@ -211,6 +226,10 @@ TESTCASES = [
     _case("conv_int8_to_int32_nhwc_groups",
           fn=_conv_case((1, 2), "SAME", NHWC, feature_group_count=2, preferred_element_type=jnp.int32),
           inputs=[("B", "H", "W", 4), (3, 3, 2, 6)], input_dtypes=[np.int8, np.int8], forbid_ops=["Conv"]),
+    _case("conv_int16_lhs_dilation", fn=_conv_case((2, 1), ((2, 1), (-1, 3)), lhs_dilation=(2, 3)),
+          inputs=[("B", 3, 4, "W"), (2, 3, 3, 2)], input_dtypes=[np.int16, np.int16], forbid_ops=["ConvTranspose"]),
+    _case("conv_uint8_transpose", fn=_transpose_case((2, 2), "SAME", ("NCHW", "OIHW", "NCHW")),
+          inputs=[("B", 4, 3, 3), (4, 4, 2, 3)], input_dtypes=[np.uint8, np.uint8], forbid_ops=["ConvTranspose"]),
     _case("conv_int8_wrapping_batch_groups", fn=_conv_case((1, 1), "VALID", batch_group_count=2),
           inputs=[(4, 3, "H", 5), (6, 3, 3, 3)], input_dtypes=[np.int8, np.int8], dim_sizes=(4, 7),
           input_values=lambda rng, shapes: [rng.integers(-128, 128, s, dtype=np.int8) for s in shapes]),
@@ -258,10 +277,10 @@ def lower_conv(ctx: LoweringContext, lhs, rhs, *, window_strides, padding, lhs_d
         x = _batch_groups_as_features(ctx, x, batch_group_count, [ctx.in_avals[0].shape[d] for d in lhs_spec])
     groups = feature_group_count * batch_group_count
     if integer:
-        if any(d > 1 for d in lhs_dilation):
-            raise ctx.fail("an integer transposed convolution (lhs_dilation > 1) has no lowering: convert the "
-                           "operands to a float dtype first")
         kernel_shape = [ctx.in_avals[1].shape[d] for d in rhs_spec]
+        if any(d > 1 for d in lhs_dilation):
+            x = _dilated(ctx, x, lhs_dilation, [out_shape[out_spec[0]], kernel_shape[1] * groups,
+                                                *(ctx.in_avals[0].shape[d] for d in lhs_spec[2:])])
         y = _integer_conv(ctx, x, rearrange(ctx, rhs, rhs_spec, dtype, ctx.in_avals[1].dtype), kernel_shape,
                           window_strides, padding, rhs_dilation, groups, [out_shape[d] for d in out_spec])
     elif any(d > 1 for d in lhs_dilation):
