@@ -186,10 +186,11 @@ def elements_layout(ctx: LoweringContext, x: ir.Value, dims: IndexDims) -> ir.Va
 def index_grid(ctx: LoweringContext, dims: IndexDims, starts: ir.Value,
                result_shape: Sequence[Any]) -> tuple[ir.Value, int]:
     """The operand index of every result element, as [*result_shape[:n], r]; trailing whole-extent
-    window dims are left out (ScatterND/GatherND take them as slices). Returns it and n."""
+    window dims are left out (ScatterND/GatherND take them as slices), all but the first: GatherND and
+    ScatterND need at least one index component. Returns it and n."""
     layout, rank = dims.layout, len(dims.operand_shape)
     tail = 0
-    while (tail < min(rank, len(layout)) and layout[-1 - tail] == ("w", rank - 1 - tail)
+    while (tail < min(rank - 1, len(layout)) and layout[-1 - tail] == ("w", rank - 1 - tail)
            and dims.sizes[rank - 1 - tail] == dims.operand_shape[rank - 1 - tail]):
         tail += 1
     n, r = len(result_shape) - tail, rank - tail
@@ -359,6 +360,11 @@ def gather(ctx: LoweringContext, operand: ir.Value, starts: ir.Value, dims: Inde
                            offset_dims=(2, 3), collapsed_slice_dims=(), start_index_map=(1,),
                            operand_batching_dims=(0,), start_indices_batching_dims=(0,)),
                            (1, 3, x.shape[2]), mode="clip")),
+              # Whole-extent windows at every dim, so the clamped starts are all 0: GatherND keeps one index.
+              _case("gather_whole_windows", inputs=[(4, 5, "B"), (2, 3, 2)], input_dtypes=[F32, I32],
+                       fn=lambda x, i: lax.gather(x, i, lax.GatherDimensionNumbers(
+                           offset_dims=(2, 3, 4), collapsed_slice_dims=(), start_index_map=(1, 2)),
+                           x.shape, mode="clip")),
               _case("gather_vmap_two_indices", fn=lambda x, i, j: jax.vmap(lambda r, a, b: r[a, b])(x, i, j),
                        inputs=[("B", 4, 5), ("B",), ("B",)], input_dtypes=[F32, I32, I32]),
               _case("gather_take_along_axis_broadcast", fn=lambda x, i: jnp.take_along_axis(x, i, axis=1),
@@ -473,6 +479,11 @@ def lower_dynamic_update_slice(ctx: LoweringContext, x, update, *starts):
                        fn=lambda x, i, v: lax.scatter_add(x, i, v, lax.ScatterDimensionNumbers(
                            update_window_dims=(), inserted_window_dims=(1,), scatter_dims_to_operand_dims=(1,),
                            operand_batching_dims=(0,), scatter_indices_batching_dims=(0,)), mode="drop")),
+              _case("scatter_add_whole_windows", inputs=[(3, 4, "B"), (2, 2), (2, 3, 4, "B")],
+                       input_dtypes=[F32, I32, F32],
+                       fn=lambda x, i, v: lax.scatter_add(x, i, v, lax.ScatterDimensionNumbers(
+                           update_window_dims=(1, 2, 3), inserted_window_dims=(), scatter_dims_to_operand_dims=(1, 2)),
+                           mode="clip")),
               _case("scatter_add_vmap_two_indices", inputs=[("B", 4, 5), ("B",), ("B",), ("B",)],
                        fn=lambda x, i, j, v: jax.vmap(lambda r, a, b, w: r.at[a, b].add(w))(x, i, j, v),
                        input_dtypes=[F32, I32, I32, F32]),

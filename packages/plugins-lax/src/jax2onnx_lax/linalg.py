@@ -142,6 +142,13 @@ TESTCASES = [
              fn=lambda x, y: _dot(([1], [0]))(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)).astype(jnp.float32),
              inputs=[("B", 8), (8, 4)], expect_ops=["Cast", "Cast", "Cast", "Cast", "MatMul", "Cast", "Cast"],
              rtol=1e-2, atol=1e-2),  # a float32 sum in another order can round to the next bfloat16
+    # bfloat16 x float16 is a bfloat16 product of the operands rounded to bfloat16: 1 + k/1024 in float16 rounds
+    # to a multiple of 1/128, and with two terms the float32 sum is exact, so the results match exactly.
+    Testcase("dot_general_bf16_f16",
+             fn=lambda x, y: _dot(([1], [0]))(x.astype(jnp.bfloat16), y.astype(jnp.float16)).astype(jnp.float32),
+             inputs=[("B", 2), (2, 3)], rtol=0.0, atol=0.0,
+             input_values=lambda rng, s: [rng.choice([-1.0, 1.0], s[0]).astype(np.float32),
+                                          (1 + rng.integers(0, 1024, s[1]) / 1024).astype(np.float32)]),
     Testcase("dot_general_f16", fn=_dot(([1], [0])), inputs=[("B", 8), (8, 4)],
              input_dtypes=[np.float16, np.float16], expect_ops=["MatMul"]),
 ]
@@ -152,6 +159,10 @@ TESTCASES = [
 def lower_dot_general(ctx: LoweringContext, lhs, rhs, *, dimension_numbers, **params):
     contract, batch = dimension_numbers
     (lhs_aval, rhs_aval), out_dtype = ctx.in_avals, np.dtype(ctx.out_avals[0].dtype)
+    # As XLA on CPU, mixed operands are first rounded to the result dtype (integers wrap the same either way).
+    if lhs_aval.dtype != rhs_aval.dtype and not np.issubdtype(out_dtype, np.integer):
+        lhs, rhs = ctx.cast(lhs, out_dtype, lhs_aval.dtype), ctx.cast(rhs, out_dtype, rhs_aval.dtype)
+        lhs_aval, rhs_aval = lhs_aval.update(dtype=out_dtype), rhs_aval.update(dtype=out_dtype)
     lhs_free, rhs_free = _free(lhs_aval.ndim, contract[0], batch[0]), _free(rhs_aval.ndim, contract[1], batch[1])
     # MatMul's layout: (batch..., M, K) @ (batch..., K, N), or any free lhs dims against (K, N) / (K,).
     if len(contract[0]) != 1 or len(rhs_free) > 1 or (batch[0] and (len(lhs_free), len(rhs_free)) != (1, 1)):
