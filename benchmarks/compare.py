@@ -15,7 +15,8 @@ Flax): the other release lives in its own venv because it has the same import na
   and bytes per model;
 - ``memory``: peak RSS of a process that builds and exports ~1.5 GB (and ~3 GB) of float32
   weights to a file, as a ratio to the weights' bytes (the model itself holds 1x): of the whole
-  process, and of the export alone (the peak is reset once the model is built).
+  process, and of the export alone (the peak is reset once the model is built); the file is then
+  loaded in ONNX Runtime and its output compared with JAX's.
 
 ``--quick`` uses small sizes (a smoke run); the figures in docs/performance.md come from a full run.
 """
@@ -196,7 +197,14 @@ except OSError:
 jax2onnx.to_onnx(model, specs, return_mode="file", output_path={path!r})
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 export = int(status["VmHWM"].split()[0]) * 1024 if reset else -1
-print(max(whole, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024), export)
+peak = max(whole, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # before ONNX Runtime loads it
+# The file loads in ONNX Runtime and computes what JAX computes.
+import numpy as np, onnxruntime as ort
+x = np.random.default_rng(0).standard_normal((2, 4096)).astype(np.float32)
+session = ort.InferenceSession({path!r}, providers=["CPUExecutionProvider"])
+got = session.run(None, {{session.get_inputs()[0].name: x}})[0]
+error = float(np.max(np.abs(got - np.asarray(model(x)))))
+print(peak, export, error)
 """
 
 
@@ -210,10 +218,11 @@ def measure_memory(sizes_gb: list[float]) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             code = MEMORY.format(here=HERE, depth=depth, path=os.path.join(tmp, "wide.onnx"))
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-        peak, export = (int(v) for v in out.split()[-2:])
+        peak, export, error = out.split()[-3:]
         weights = depth * layer
-        figures[f"{size} GB"] = {"weights bytes": weights, "peak rss bytes": peak, "ratio": peak / weights,
-                                 "export peak rss bytes": export, "export ratio": export / weights}
+        figures[f"{size} GB"] = {"weights bytes": weights, "peak rss bytes": int(peak), "ratio": int(peak) / weights,
+                                 "export peak rss bytes": int(export), "export ratio": int(export) / weights,
+                                 "max abs error vs JAX": float(error)}
     return figures
 
 
