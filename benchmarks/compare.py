@@ -18,6 +18,10 @@ Flax): the other release lives in its own venv because it has the same import na
   process, and of the export alone (the peak is reset once the model is built); the file is then
   loaded in ONNX Runtime and its output compared with JAX's.
 
+With ``--other``, ``head to head`` then times both releases' models of each kind in one ONNX Runtime
+process, in turn round by round: the fairest latency comparison when the machine's load may change
+between the two interpreters' runs.
+
 ``--quick`` uses small sizes (a smoke run); the figures in docs/performance.md come from a full run.
 """
 
@@ -142,7 +146,6 @@ ORT_MODELS = {
 
 def measure_ort(batches: list[int], runs: int) -> dict:
     import jax
-    import numpy as np
     import onnxruntime as ort
     from models import build
 
@@ -158,13 +161,7 @@ def measure_ort(batches: list[int], runs: int) -> dict:
         blob = proto.SerializeToString()
         jitted = jax.jit(lambda x, m=model: m(x))
         for batch in batches:
-            rng = np.random.default_rng(0)
-            if name == "decoder":
-                x = rng.integers(0, 1024, (batch, config["length"])).astype(np.int32)
-            elif name == "vit":
-                x = rng.random((batch, 32, 32, 3), np.float32)
-            else:
-                x = rng.random((batch, 30), np.float32)
+            x = _ort_input(name, batch)
             calls = {}
             for threads in (1, 0):
                 options = ort.SessionOptions()
@@ -176,6 +173,53 @@ def measure_ort(batches: list[int], runs: int) -> dict:
             calls[f"jax b{batch} ms"] = lambda: jitted(x).block_until_ready()
             row.update(_interleaved_ms(calls, runs))
         figures[name] = row
+    return figures
+
+
+def _ort_input(name: str, batch: int):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    if name == "decoder":
+        return rng.integers(0, 1024, (batch, ORT_MODELS["decoder"]["length"])).astype(np.int32)
+    if name == "vit":
+        return rng.random((batch, 32, 32, 3), np.float32)
+    return rng.random((batch, 30), np.float32)
+
+
+def export_ort_models(folder: str) -> None:
+    """Writes the ONNX Runtime models of ``measure_ort`` to ``folder`` (for the head-to-head timing)."""
+    import onnx
+    from models import build
+
+    from jax2onnx import to_onnx
+
+    for name, config in ORT_MODELS.items():
+        model, specs = build(name, **config)
+        if name == "decoder":
+            specs = _tokens_spec(config["length"])
+        onnx.save(to_onnx(model, specs), os.path.join(folder, f"{name}.onnx"))
+
+
+def head_to_head(folders: dict, batches: list[int], runs: int) -> dict:
+    """Each release's model of each kind timed in one ONNX Runtime process, in turn round by round:
+    the fairest latency comparison on a machine whose load may change between separate runs."""
+    import onnxruntime as ort
+
+    figures: dict = {}
+    for name in ORT_MODELS:
+        for batch in batches:
+            x = _ort_input(name, batch)
+            for threads in (1, 0):
+                calls = {}
+                for release, folder in folders.items():
+                    options = ort.SessionOptions()
+                    options.intra_op_num_threads = threads
+                    session = ort.InferenceSession(os.path.join(folder, f"{name}.onnx"), options,
+                                                   providers=["CPUExecutionProvider"])
+                    calls[release] = functools.partial(session.run, None, {session.get_inputs()[0].name: x})
+                label = "1 thread" if threads == 1 else "default threads"
+                figures[f"{name} b{batch} {label} ms"] = _interleaved_ms(calls, runs)
     return figures
 
 
@@ -280,15 +324,32 @@ def main() -> None:
     parser.add_argument("--other", help="python of a venv with another jax2onnx release, measured alike")
     parser.add_argument("--json", help="write the figures here as well")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--export-models", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.quick)))
         return
+    if args.export_models:
+        sys.path.insert(0, HERE)
+        export_ort_models(args.export_models)
+        return
     results = []
-    for python in [sys.executable, *([args.other] if args.other else [])]:
+    pythons = [sys.executable, *([args.other] if args.other else [])]
+    for python in pythons:
         command = [python, os.path.abspath(__file__), "--worker", *(["--quick"] if args.quick else [])]
         out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=HERE).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
+    if args.other:
+        with tempfile.TemporaryDirectory() as tmp:
+            folders = {}
+            for python, result in zip(pythons, results):
+                folder = folders[f"jax2onnx {result['release']}"] = os.path.join(tmp, result["release"])
+                os.makedirs(folder)
+                subprocess.run([python, os.path.abspath(__file__), "--export-models", folder], check=True, cwd=HERE)
+            versus = head_to_head(folders, [1, 4] if args.quick else [1, 32], 3 if args.quick else 40)
+        for result in results:
+            release = f"jax2onnx {result['release']}"
+            result["head to head"] = {key: row[release] for key, row in versus.items()}
     text = json.dumps(results, indent=1)
     if args.json:
         with open(args.json, "w") as fh:
