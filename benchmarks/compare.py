@@ -8,7 +8,8 @@ Flax): the other release lives in its own venv because it has the same import na
 - ``cold``: a fresh process imports jax2onnx and Flax and exports the quickstart MLP to a file,
   next to the floor: a fresh process that imports JAX, Flax NNX and ONNX and traces a trivial
   function (alternating, median of runs);
-- ``export``: warm export time of a GPT-2-style decoder (768 wide) per depth, median of runs;
+- ``export``: warm export time of a GPT-2-style decoder (768 wide) per depth, best of runs
+  (the depths in turn, round by round);
 - ``ort``: ONNX Runtime latency of the exported MLP, ViT and decoder at batch 1 and 32, with one
   thread and with ONNX Runtime's default threads, next to JAX ``jit`` on the CPU (timed in turn,
   round by round); node count
@@ -38,15 +39,6 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _interleaved_ms(calls: dict, runs: int) -> dict:
@@ -124,17 +116,25 @@ def measure_cold(runs: int) -> dict:
 
 
 def measure_export(depths: list[int], runs: int) -> dict:
+    """Warm export time per depth: the depths exported in turn, round by round, the best of ``runs``
+    each (an export does the same work every time: a slower run only measures the machine's load)."""
     from models import build
 
     from jax2onnx import to_onnx
 
-    figures = {}
+    models = {}
     for depth in depths:
         model, _ = build("decoder", layers=depth, length=64)
-        specs = _tokens_spec(64)
-        to_onnx(model, specs)  # warm: caches and plugin imports
-        figures[str(depth)] = _median_time(lambda: to_onnx(model, specs), runs)
-    return figures
+        models[depth] = model
+        to_onnx(model, _tokens_spec(64))  # warm: caches and plugin imports
+    times: dict = {depth: [] for depth in depths}
+    for _ in range(runs):
+        for depth, model in models.items():
+            specs = _tokens_spec(64)
+            start = time.perf_counter()
+            to_onnx(model, specs)
+            times[depth].append(time.perf_counter() - start)
+    return {str(depth): min(t) for depth, t in times.items()}
 
 
 ORT_MODELS = {
@@ -283,7 +283,7 @@ def worker(quick: bool) -> dict:
         "release": version,
         "python": sys.executable,
         "cold": measure_cold(1 if quick else 5),
-        "export": measure_export([2] if quick else [2, 4, 8, 16, 32], 1 if quick else 3),
+        "export": measure_export([2] if quick else [2, 4, 8, 16, 32], 1 if quick else 5),
         "ort": measure_ort([1, 4] if quick else [1, 32], 3 if quick else 30),
         "memory": measure_memory([0.1] if quick else [1.5, 3.0]),
     }
